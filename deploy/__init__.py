@@ -1,4 +1,10 @@
 """Client and release side: image URIs per region, building and publishing images.
 
-Importable with the light base install: nothing here imports torch or the server.
+Importable with the light base install: nothing here imports torch or the server, and
+boto3 (the ``deploy`` extra) is imported only when a function needs it.
 """
+
+from sagemaker_embeddings.deploy.catalog import Catalog, Flavor, Region, Repository, load_catalog
+from sagemaker_embeddings.deploy.image_uri import get_image_uri
+
+__all__ = ["Catalog", "Flavor", "Region", "Repository", "get_image_uri", "load_catalog"]

@@ -1,0 +1,141 @@
+"""get_image_uri: the ECR URI of our image (or of the TEI DLC) for a region and instance type.
+
+It mirrors the SageMaker Python SDK's ``get_huggingface_llm_image_uri`` /
+``image_uris.retrieve``: the region comes from the argument, else the session, else the AWS
+default region; the flavor from the argument, else from the instance type.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Protocol, cast
+
+from sagemaker_embeddings.deploy.catalog import FLAVORS, Flavor, Repository, load_catalog
+
+DEFAULT_REPOSITORY = "sagemaker-embeddings"
+
+# "ml.<family>.<size>" or "ml_<family>", as SageMaker names instance types.
+_INSTANCE_TYPE = re.compile(r"^ml[._]([a-z\d-]+)\.?\w*$")
+
+
+class _HasRegion(Protocol):
+    @property
+    def region_name(self) -> str | None: ...
+
+
+class _HasBotoSession(Protocol):
+    @property
+    def boto_session(self) -> _HasRegion: ...
+
+
+SessionLike = _HasRegion | _HasBotoSession
+
+
+def flavor_for_instance_type(instance_type: str) -> Flavor:
+    """``ml.g*``, ``ml.p*`` and ``local_gpu`` → gpu; ``local`` and other ``ml.*`` → cpu."""
+    if instance_type == "local":
+        return "cpu"
+    if instance_type == "local_gpu":
+        return "gpu"
+    match = _INSTANCE_TYPE.match(instance_type)
+    if match is None:
+        raise ValueError(
+            f"Invalid instance type {instance_type!r}: expected ml.<family>.<size> "
+            "(e.g. ml.g5.xlarge, ml.c6i.2xlarge), 'local' or 'local_gpu'."
+        )
+    return "gpu" if match[1][0] in ("g", "p") else "cpu"
+
+
+def _region_from_session(session: SessionLike) -> str | None:
+    holder = getattr(session, "boto_session", session)  # SageMaker Session or boto3 Session
+    return cast(_HasRegion, holder).region_name
+
+
+def _default_region() -> str | None:
+    try:
+        import boto3
+    except ImportError:  # the light base install: read what botocore would read
+        return os.environ.get("AWS_DEFAULT_REGION") or None
+    region: str | None = boto3.session.Session().region_name
+    return region
+
+
+def resolve_region(region: str | None = None, session: SessionLike | None = None) -> str:
+    """The region argument, else the session's region, else the AWS default region."""
+    resolved = region or (_region_from_session(session) if session is not None else None)
+    resolved = resolved or _default_region()
+    if not resolved:
+        raise ValueError(
+            "No region given: pass region=..., a session with a region, "
+            "or set AWS_DEFAULT_REGION."
+        )
+    return resolved
+
+
+def _others_with(flavor: Flavor, version: str, exclude: str) -> list[str]:
+    return [
+        name
+        for name, repo in load_catalog().repositories.items()
+        if name != exclude and flavor in repo.versions.get(version, {})
+    ]
+
+
+def _missing_flavor(repo: Repository, version: str, flavor: Flavor, why: str) -> ValueError:
+    available = ", ".join(repo.flavors(version))
+    message = (
+        f"Repository {repo.name!r} version {version} has no {flavor} flavor{why}. "
+        f"Valid flavors: {available}."
+    )
+    others = _others_with(flavor, version, repo.name)
+    if others:
+        message += f" For {flavor}, use repository {' or '.join(map(repr, others))}."
+    return ValueError(message)
+
+
+def choose_flavor(
+    repo: Repository, version: str, flavor: str | None, instance_type: str | None
+) -> Flavor:
+    """The flavor to use for ``version`` of ``repo`` (a full version)."""
+    available = repo.flavors(version)
+    wanted = flavor_for_instance_type(instance_type) if instance_type else None
+    if flavor is not None:
+        if flavor not in FLAVORS:
+            raise ValueError(f"Unknown flavor {flavor!r}. Valid flavors: {', '.join(FLAVORS)}.")
+        chosen = cast(Flavor, flavor)
+        if chosen not in available:
+            raise _missing_flavor(repo, version, chosen, "")
+        if chosen == "gpu" and wanted == "cpu":
+            raise ValueError(
+                f"The gpu flavor needs a GPU instance, but {instance_type!r} has none. "
+                "Use flavor='cpu' or a GPU instance type (ml.g*, ml.p*, local_gpu)."
+            )
+        return chosen
+    if wanted is not None:
+        if wanted not in available:
+            raise _missing_flavor(repo, version, wanted, f" (needed by {instance_type!r})")
+        return wanted
+    return available[0] if len(available) == 1 else "cpu"
+
+
+def get_image_uri(
+    region: str | None = None,
+    instance_type: str | None = None,
+    flavor: str | None = None,
+    version: str | None = None,
+    repository: str | None = None,
+    session: SessionLike | None = None,
+) -> str:
+    """The image URI ``{account}.dkr.ecr.{region}.{dns_suffix}/{repository}:{tag}``.
+
+    ``repository`` is ``sagemaker-embeddings`` (this project, the default), or ``tei`` /
+    ``tei-cpu`` for the Hugging Face TEI DLC (the same answers as the SageMaker SDK's
+    ``get_huggingface_llm_image_uri("huggingface-tei" / "huggingface-tei-cpu", ...)``).
+    ``version`` None means the repository's default; aliases such as ``1.8`` work.
+    """
+    catalog = load_catalog()
+    repo = catalog.repository(repository or DEFAULT_REPOSITORY)
+    full_version = repo.resolve_version(version)
+    chosen = choose_flavor(repo, full_version, flavor, instance_type)
+    target = catalog.region(resolve_region(region, session))
+    return f"{target.registry}/{repo.name}:{repo.versions[full_version][chosen]}"
