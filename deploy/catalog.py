@@ -83,8 +83,7 @@ class Catalog:
             return self.repositories[name]
         except KeyError:
             raise ValueError(
-                f"Unknown repository {name!r}. Valid repositories: "
-                f"{', '.join(self.repositories)}."
+                f"Unknown repository {name!r}. Valid repositories: {', '.join(self.repositories)}."
             ) from None
 
 

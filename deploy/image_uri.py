@@ -67,8 +67,7 @@ def resolve_region(region: str | None = None, session: SessionLike | None = None
     resolved = resolved or _default_region()
     if not resolved:
         raise ValueError(
-            "No region given: pass region=..., a session with a region, "
-            "or set AWS_DEFAULT_REGION."
+            "No region given: pass region=..., a session with a region, or set AWS_DEFAULT_REGION."
         )
     return resolved
 
@@ -102,7 +101,7 @@ def choose_flavor(
     if flavor is not None:
         if flavor not in FLAVORS:
             raise ValueError(f"Unknown flavor {flavor!r}. Valid flavors: {', '.join(FLAVORS)}.")
-        chosen = cast(Flavor, flavor)
+        chosen: Flavor = flavor
         if chosen not in available:
             raise _missing_flavor(repo, version, chosen, "")
         if chosen == "gpu" and wanted == "cpu":
