@@ -14,9 +14,7 @@ from collections.abc import Sequence
 
 
 def _add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "serve", help="start the inference server", add_help=False
-    )
+    parser = subparsers.add_parser("serve", help="start the inference server", add_help=False)
     parser.set_defaults(func=None)
 
 

@@ -1,0 +1,416 @@
+"""Engine: the transport-free API (embed, rerank, predict, ...) over one loaded model.
+
+Every request goes admission -> tokenization (off the event loop) -> the token-budget
+queue -> the inference worker -> post-processing here. The HTTP routes and toolkit
+mode both call it the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from sagemaker_embeddings.engine.admission import Admission
+from sagemaker_embeddings.engine.batching import Batch, Entry, Output, TokenBudgetQueue
+from sagemaker_embeddings.engine.tokenize import Direction, InputTokenizer, TextInput
+from sagemaker_embeddings.engine.worker import InferenceWorker
+from sagemaker_embeddings.errors import (
+    EmptyInput,
+    ServingError,
+    ValidationFailed,
+    WrongModelType,
+)
+from sagemaker_embeddings.models.runner import ModelRunner
+from sagemaker_embeddings.models.source import ModelSource
+from sagemaker_embeddings.models.task import ModelSpec, Task
+from sagemaker_embeddings.observability.metrics import Metrics, failure_label
+from sagemaker_embeddings.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RawInput = str | list[int]  # text, or token ids (decoded and re-encoded, as TEI does)
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds; the three stages are per-input averages, as TEI reports them."""
+
+    total: float
+    tokenization: float
+    queue: float
+    inference: float
+
+
+@dataclass(frozen=True)
+class Result(Generic[T]):
+    value: T
+    tokens: int
+    chars: int
+    timings: Timings
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    text: str
+    special: bool
+    start: int | None
+    stop: int | None
+
+
+_TASK_NAMES: dict[Task, str] = {
+    "embed": "an embedding model",
+    "sparse": "a sparse (SPLADE) embedding model",
+    "rerank": "a reranker",
+    "classify": "a classifier",
+}
+_TASK_ROUTES: dict[Task, str] = {
+    "embed": "/embed",
+    "sparse": "/embed_sparse",
+    "rerank": "/rerank",
+    "classify": "/predict",
+}
+
+
+class Engine:
+    def __init__(
+        self,
+        source: ModelSource,
+        spec: ModelSpec,
+        tokenizer: InputTokenizer,
+        runner: ModelRunner,
+        settings: Settings,
+    ) -> None:
+        self.source = source
+        self.spec = spec
+        self.tokenizer = tokenizer
+        self.runner = runner
+        self.settings = settings
+        self.metrics = Metrics(spec.max_input_length)
+        self.admission = Admission(settings.max_concurrent_requests)
+        self.batches = TokenBudgetQueue(
+            settings.max_batch_tokens,
+            settings.max_batch_requests,
+            on_dropped=lambda n: self.metrics.request_failure.labels("dropped").inc(n),
+        )
+        self.worker = InferenceWorker(runner, self.batches, on_batch=self._observe_batch)
+        workers = settings.tokenization_workers or max(1, (os.cpu_count() or 2) - 1)
+        self.tokenization_workers = workers
+        self._tokenizer_pool = ThreadPoolExecutor(workers, thread_name_prefix="tokenize")
+
+    # --- lifecycle -------------------------------------------------------------
+    def start(self) -> None:
+        self.worker.start()
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self._tokenizer_pool.shutdown(wait=False, cancel_futures=True)
+
+    def warmup(self) -> None:
+        """One forward pass of the longest input the server accepts (allocations, kernels)."""
+        length = min(self.spec.max_input_length, self.settings.max_batch_tokens)
+        ids = [[0] * length]
+        self.runner.forward(self.runner.collate(ids, ids), [False])
+
+    @property
+    def healthy(self) -> bool:
+        return self.worker.healthy
+
+    @property
+    def task(self) -> Task:
+        return self.spec.task
+
+    # --- tasks -----------------------------------------------------------------
+    async def embed(
+        self,
+        inputs: Sequence[RawInput],
+        *,
+        truncate: bool | None = None,
+        direction: Direction = "right",
+        prompt_name: str | None = None,
+        normalize: bool = True,
+        dimensions: int | None = None,
+    ) -> Result[list[np.ndarray]]:
+        self._require({"embed", "sparse"}, "/embed")
+        result = await self._run(self._texts(inputs), False, truncate, direction, prompt_name)
+        # A sentence-transformers Normalize module is part of the model: always applied.
+        normalize = normalize or self.spec.normalize_module
+        vectors = [_matryoshka(v, dimensions, normalize) for v in result.value]
+        return _with_value(result, vectors)
+
+    async def embed_all(
+        self,
+        inputs: Sequence[RawInput],
+        *,
+        truncate: bool | None = None,
+        direction: Direction = "right",
+        prompt_name: str | None = None,
+    ) -> Result[list[np.ndarray]]:
+        self._require({"embed"}, "/embed_all")
+        return await self._run(self._texts(inputs), True, truncate, direction, prompt_name)
+
+    async def embed_sparse(
+        self,
+        inputs: Sequence[RawInput],
+        *,
+        truncate: bool | None = None,
+        direction: Direction = "right",
+        prompt_name: str | None = None,
+    ) -> Result[list[list[tuple[int, float]]]]:
+        self._require({"sparse"}, "/embed_sparse")
+        result = await self._run(self._texts(inputs), False, truncate, direction, prompt_name)
+        sparse = [[(int(i), float(v[i])) for i in np.flatnonzero(v)] for v in result.value]
+        return _with_value(result, sparse)
+
+    async def predict(
+        self,
+        inputs: Sequence[TextInput],
+        *,
+        truncate: bool | None = None,
+        direction: Direction = "right",
+        raw_scores: bool = False,
+    ) -> Result[list[list[tuple[str, float]]]]:
+        self._require({"rerank", "classify"}, "/predict")
+        result = await self._run(list(inputs), False, truncate, direction, None)
+        labels = [self.spec.id2label.get(i, f"LABEL_{i}") for i in range(_width(result.value))]
+        scored = []
+        for logits in result.value:
+            scores = logits if raw_scores else _activate(logits)
+            ranked = sorted(zip(labels, scores.tolist(), strict=True), key=lambda p: -p[1])
+            scored.append(ranked)
+        return _with_value(result, scored)
+
+    async def rerank(
+        self,
+        query: str,
+        texts: Sequence[str],
+        *,
+        truncate: bool | None = None,
+        direction: Direction = "right",
+        raw_scores: bool = False,
+    ) -> Result[list[float]]:
+        """One score per text, in the order given (callers sort)."""
+        self._require({"rerank"}, "/rerank")
+        if not texts:
+            raise EmptyInput("`texts` cannot be empty")
+        pairs: list[TextInput] = [(query, text) for text in texts]
+        result = await self._run(pairs, False, truncate, direction, None)
+        scores = [float(v[0] if raw_scores else _sigmoid(v[0])) for v in result.value]
+        return _with_value(result, scores)
+
+    async def similarity(
+        self,
+        source: str,
+        sentences: Sequence[str],
+        *,
+        truncate: bool | None = None,
+        direction: Direction = "right",
+        prompt_name: str | None = None,
+    ) -> Result[list[float]]:
+        self._require({"embed"}, "/similarity")
+        if not sentences:
+            raise EmptyInput("`sentences` cannot be empty")
+        result = await self.embed(
+            [source, *sentences],
+            truncate=truncate,
+            direction=direction,
+            prompt_name=prompt_name,
+            normalize=True,
+        )
+        anchor, *others = result.value
+        return _with_value(result, [float(np.dot(anchor, other)) for other in others])
+
+    async def tokenize(
+        self,
+        inputs: Sequence[str],
+        *,
+        add_special_tokens: bool = True,
+        prompt_name: str | None = None,
+    ) -> list[list[TokenInfo]]:
+        self._check_count(len(inputs))
+        prompt = self.tokenizer.prompt_for(prompt_name)
+        encodings = await self._in_pool(
+            lambda: self.tokenizer.encodings(
+                inputs,
+                truncate=False,
+                prompt_name=prompt_name,
+                add_special_tokens=add_special_tokens,
+            )
+        )
+        tokens = []
+        for text, encoding in zip(inputs, encodings, strict=True):
+            full = (prompt or "") + text
+            row = []
+            for token_id, token, special, (start, stop) in zip(
+                encoding.ids,
+                encoding.tokens,
+                encoding.special_tokens_mask,
+                encoding.offsets,
+                strict=True,
+            ):
+                is_special = bool(special)
+                row.append(
+                    TokenInfo(
+                        id=token_id,
+                        text=token if is_special else full[start:stop],
+                        special=is_special,
+                        start=None if is_special else start,
+                        stop=None if is_special else stop,
+                    )
+                )
+            tokens.append(row)
+        return tokens
+
+    def decode(self, batch: Sequence[Sequence[int]], skip_special_tokens: bool) -> list[str]:
+        self._check_count(len(batch))
+        return self.tokenizer.decode(batch, skip_special_tokens)
+
+    # --- shared path -------------------------------------------------------------
+    def _require(self, tasks: set[Task], route: str) -> None:
+        if self.spec.task not in tasks:
+            self.metrics.request_failure.labels("model_type").inc()
+            raise WrongModelType(
+                f"{route} is not available: this model is {_TASK_NAMES[self.spec.task]} "
+                f"(use {_TASK_ROUTES[self.spec.task]})"
+            )
+
+    def _check_count(self, count: int) -> None:
+        if count == 0:
+            raise EmptyInput("`inputs` cannot be empty")
+        if count > self.settings.max_client_batch_size:
+            raise ValidationFailed(
+                f"batch size {count} > maximum allowed batch size "
+                f"{self.settings.max_client_batch_size}"
+            )
+
+    def _texts(self, inputs: Sequence[RawInput]) -> list[TextInput]:
+        return [x if isinstance(x, str) else self.tokenizer.ids_to_text(x) for x in inputs]
+
+    async def _in_pool(self, work: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._tokenizer_pool, work)
+
+    async def _run(
+        self,
+        inputs: list[TextInput],
+        raw: bool,
+        truncate: bool | None,
+        direction: Direction,
+        prompt_name: str | None,
+    ) -> Result[list[np.ndarray]]:
+        started = time.perf_counter()
+        method = "single" if len(inputs) == 1 else "batch"
+        self.metrics.request_count.labels(method).inc()
+        try:
+            self._check_count(len(inputs))
+            with self.admission.acquire(len(inputs)):
+                result = await self._through_model(
+                    inputs,
+                    raw,
+                    self.settings.auto_truncate if truncate is None else truncate,
+                    direction,
+                    prompt_name,
+                    started,
+                )
+        except ServingError as error:
+            self.metrics.request_failure.labels(failure_label(error)).inc()
+            raise
+        self.metrics.request_success.labels(method).inc()
+        self.metrics.request_duration.observe(result.timings.total)
+        return result
+
+    async def _through_model(
+        self,
+        inputs: list[TextInput],
+        raw: bool,
+        truncate: bool,
+        direction: Direction,
+        prompt_name: str | None,
+        started: float,
+    ) -> Result[list[np.ndarray]]:
+        tokenized = await self._in_pool(
+            lambda: self.tokenizer.encode(
+                inputs, truncate=truncate, direction=direction, prompt_name=prompt_name
+            )
+        )
+        tokenized_at = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        entries = [Entry(t, raw, loop.create_future(), loop) for t in tokenized]
+        self.batches.append(entries)
+        self.metrics.queue_size.set(len(self.batches))
+        try:
+            outputs: list[Output] = await asyncio.gather(*(e.future for e in entries))
+        except asyncio.CancelledError:
+            # The client went away: abandoned entries are skipped by the queue.
+            for entry in entries:
+                entry.future.cancel()
+            raise
+        count = len(outputs)
+        tokenization = tokenized_at - started
+        queue_avg = sum(o.queue_seconds for o in outputs) / count
+        inference_avg = sum(o.inference_seconds for o in outputs) / count
+        tokens = sum(len(t.ids) for t in tokenized)
+        for t in tokenized:
+            self.metrics.input_length.observe(len(t.ids))
+        self.metrics.tokenization_duration.observe(tokenization)
+        self.metrics.queue_duration.observe(queue_avg)
+        self.metrics.inference_duration.observe(inference_avg)
+        return Result(
+            value=[o.value for o in outputs],
+            tokens=tokens,
+            chars=sum(t.chars for t in tokenized),
+            timings=Timings(
+                total=time.perf_counter() - started,
+                tokenization=tokenization / count,
+                queue=queue_avg,
+                inference=inference_avg,
+            ),
+        )
+
+    def _observe_batch(self, batch: Batch, seconds: float) -> None:
+        self.metrics.batch_size.observe(len(batch.entries))
+        self.metrics.batch_tokens.observe(batch.padded_tokens)
+        self.metrics.worker_busy.inc(seconds)
+        self.metrics.queue_size.set(len(self.batches))
+
+
+def _with_value(result: Result[Any], value: T) -> Result[T]:
+    return Result(value=value, tokens=result.tokens, chars=result.chars, timings=result.timings)
+
+
+def _width(values: list[np.ndarray]) -> int:
+    return int(values[0].shape[-1]) if values else 0
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def _activate(logits: np.ndarray) -> np.ndarray:
+    """Sigmoid for one label (a reranker), softmax over several (a classifier)."""
+    if logits.shape[-1] == 1:
+        return np.asarray(1.0 / (1.0 + np.exp(-logits)))
+    shifted = np.exp(logits - logits.max())
+    return np.asarray(shifted / shifted.sum())
+
+
+def _matryoshka(vector: np.ndarray, dimensions: int | None, normalize: bool) -> np.ndarray:
+    if dimensions is not None:
+        if not 0 < dimensions <= vector.shape[-1]:
+            raise ValidationFailed(
+                f"`dimensions` must be between 1 and {vector.shape[-1]}, got {dimensions}"
+            )
+        vector = vector[:dimensions]
+    if normalize:
+        norm = float(np.linalg.norm(vector))
+        vector = vector / norm if norm > 0 else vector
+    return vector.astype(np.float32, copy=False)

@@ -1,0 +1,38 @@
+"""Start-up: find the model, detect its task, load it, warm it up, and say so in one line."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sagemaker_embeddings.engine.engine import Engine
+from sagemaker_embeddings.engine.tokenize import InputTokenizer, load_tokenizer
+from sagemaker_embeddings.models.runner import ModelRunner
+from sagemaker_embeddings.models.source import resolve_model_source
+from sagemaker_embeddings.models.task import detect
+from sagemaker_embeddings.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def load_engine(settings: Settings) -> Engine:
+    """Raises ModelLoadError with one clear message when the model cannot be served."""
+    started = time.perf_counter()
+    source = resolve_model_source(settings)
+    spec = detect(source.path, settings)
+    tokenizer = InputTokenizer(load_tokenizer(source.path, settings.trust_remote_code), spec)
+    runner = ModelRunner(source, spec, settings)
+    engine = Engine(source, spec, tokenizer, runner, settings)
+    engine.warmup()
+    engine.start()
+    logger.info(
+        "model=%s task=%s pooling=%s dtype=%s device=%s max_input_length=%d load_seconds=%.2f",
+        source.model_id,
+        spec.task,
+        spec.pooling or "-",
+        str(runner.dtype).removeprefix("torch."),
+        runner.device.type,
+        spec.max_input_length,
+        time.perf_counter() - started,
+    )
+    return engine

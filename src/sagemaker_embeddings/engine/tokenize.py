@@ -1,0 +1,176 @@
+"""Text -> TokenizedInput. The only place that turns client text into token ids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tokenizers import Encoding, Tokenizer
+
+from sagemaker_embeddings.errors import ModelLoadError, TokenizationFailed, ValidationFailed
+from sagemaker_embeddings.models.task import ModelSpec
+
+Direction = Literal["right", "left"]
+TextInput = str | tuple[str, str]  # one text, or a (query, text) pair for cross-encoders
+
+# Inputs longer than this many characters per allowed token are cut (when truncating)
+# or refused (when not) before tokenization, so a 1 MB string costs no more than a
+# long one. No tokenizer packs 250 characters into one token.
+CHARS_PER_TOKEN_LIMIT = 250
+
+
+@dataclass(frozen=True)
+class TokenizedInput:
+    """A validated input: its ids fit the model. Created only by InputTokenizer."""
+
+    ids: list[int]
+    type_ids: list[int]
+    chars: int
+
+
+def load_tokenizer(model_dir: Path, trust_remote_code: bool) -> Tokenizer:
+    """The fast tokenizer as transformers configures it (special tokens, post-processor)."""
+    from transformers import AutoTokenizer
+
+    try:
+        loaded = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
+    except Exception as exc:  # start-up boundary: report whatever transformers raised
+        raise ModelLoadError(f"cannot load the tokenizer: {exc}") from exc
+    backend = getattr(loaded, "backend_tokenizer", None)
+    if not isinstance(backend, Tokenizer):
+        raise ModelLoadError("a fast tokenizer (tokenizer.json) is required")
+    return backend
+
+
+class InputTokenizer:
+    """Encodes texts with the model's limits, prompts and truncation rules."""
+
+    def __init__(self, tokenizer: Tokenizer, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.max_input_length = spec.max_input_length
+        self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+        # One configured copy per behaviour: Tokenizer objects hold truncation state,
+        # and requests choose theirs concurrently.
+        self._plain = self._copy(tokenizer)
+        self._plain.no_truncation()
+        self._truncating: dict[Direction, Tokenizer] = {}
+        for direction in ("right", "left"):
+            copy = self._copy(tokenizer)
+            copy.enable_truncation(
+                self.max_input_length, strategy="longest_first", direction=direction
+            )
+            self._truncating[direction] = copy
+
+    @staticmethod
+    def _copy(tokenizer: Tokenizer) -> Tokenizer:
+        copy = Tokenizer.from_str(tokenizer.to_str())
+        copy.no_padding()
+        return copy
+
+    def prompt_for(self, prompt_name: str | None) -> str | None:
+        if prompt_name is None:
+            return self.spec.default_prompt
+        if prompt_name not in self.spec.prompts:
+            known = ", ".join(sorted(self.spec.prompts)) or "none"
+            raise ValidationFailed(f"prompt_name {prompt_name!r} is unknown; known: {known}")
+        return self.spec.prompts[prompt_name]
+
+    def encode(
+        self,
+        inputs: Sequence[TextInput],
+        *,
+        truncate: bool,
+        direction: Direction = "right",
+        prompt_name: str | None = None,
+        add_special_tokens: bool = True,
+    ) -> list[TokenizedInput]:
+        encodings = self.encodings(
+            inputs,
+            truncate=truncate,
+            direction=direction,
+            prompt_name=prompt_name,
+            add_special_tokens=add_special_tokens,
+        )
+        return [
+            TokenizedInput(ids=e.ids, type_ids=e.type_ids, chars=_chars(text))
+            for e, text in zip(encodings, inputs, strict=True)
+        ]
+
+    def encodings(
+        self,
+        inputs: Sequence[TextInput],
+        *,
+        truncate: bool,
+        direction: Direction = "right",
+        prompt_name: str | None = None,
+        add_special_tokens: bool = True,
+    ) -> list[Encoding]:
+        prompt = self.prompt_for(prompt_name)
+        prepared = [self._prepare(text, prompt, truncate, direction) for text in inputs]
+        tokenizer = self._truncating[direction] if truncate else self._plain
+        try:
+            encodings: list[Encoding] = tokenizer.encode_batch(
+                prepared, add_special_tokens=add_special_tokens
+            )
+        except Exception as exc:  # the Rust tokenizer raises plain Exception
+            raise TokenizationFailed(str(exc)) from exc
+        for encoding in encodings:
+            if not truncate and len(encoding.ids) > self.max_input_length:
+                raise ValidationFailed(
+                    f"`inputs` must have less than {self.max_input_length} tokens. "
+                    f"Given: {len(encoding.ids)}"
+                )
+            if not encoding.ids:
+                raise ValidationFailed("an input produced no tokens")
+        return encodings
+
+    def _prepare(
+        self, text: TextInput, prompt: str | None, truncate: bool, direction: Direction
+    ) -> TextInput:
+        if isinstance(text, tuple):
+            if prompt is not None and self.spec.task not in ("rerank", "classify"):
+                raise ValidationFailed("prompts cannot be used with text pairs")
+            return (
+                self._cut(text[0], truncate, direction),
+                self._cut(text[1], truncate, direction),
+            )
+        if prompt is not None:
+            text = prompt + text
+        return self._cut(text, truncate, direction)
+
+    def _cut(self, text: str, truncate: bool, direction: Direction) -> str:
+        limit = CHARS_PER_TOKEN_LIMIT * self.max_input_length
+        if len(text) <= limit:
+            return text
+        if not truncate:
+            raise ValidationFailed(
+                f"`inputs` must have less than {limit} characters. Given: {len(text)}"
+            )
+        return text[:limit] if direction == "right" else text[-limit:]
+
+    def ids_to_text(self, ids: Sequence[int]) -> str:
+        """Token-id inputs are decoded and re-encoded, as TEI does."""
+        self.check_ids(ids)
+        return self._plain.decode(list(ids), skip_special_tokens=True)
+
+    def check_ids(self, ids: Sequence[int]) -> None:
+        for token in ids:
+            if not 0 <= token < self.vocab_size:
+                raise ValidationFailed(
+                    f"token id {token} is outside the vocabulary (0..{self.vocab_size - 1})"
+                )
+
+    def decode(self, batch: Sequence[Sequence[int]], skip_special_tokens: bool) -> list[str]:
+        for ids in batch:
+            self.check_ids(ids)
+        return list(
+            self._plain.decode_batch(
+                [list(i) for i in batch], skip_special_tokens=skip_special_tokens
+            )
+        )
+
+
+def _chars(text: TextInput) -> int:
+    return len(text) if isinstance(text, str) else len(text[0]) + len(text[1])

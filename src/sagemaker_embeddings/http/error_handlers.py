@@ -1,0 +1,63 @@
+"""One place that turns errors into responses: TEI's JSON, or OpenAI's under /v1."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from sagemaker_embeddings.errors import ServingError
+from sagemaker_embeddings.http.responses import json_body
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(request: Request, status: int, message: str, error_type: str) -> Response:
+    body: dict[str, object]
+    if request.url.path.startswith("/v1/"):
+        body = {"error": {"message": message, "type": error_type, "code": status}}
+    else:
+        body = {"error": message, "error_type": error_type}
+    return Response(json_body(body), status_code=status, media_type="application/json")
+
+
+async def _serving_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServingError)
+    return error_response(request, exc.status_code, exc.message, exc.error_type)
+
+
+def describe_validation_errors(errors: list[dict[str, object]]) -> str:
+    parts = []
+    for error in errors[:5]:
+        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")  # type: ignore[attr-defined]
+        parts.append(f"{location}: {error.get('msg')}" if location else str(error.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(request, 400, "the body is not valid JSON", "Validation")
+    return error_response(request, 422, describe_validation_errors(errors), "Validation")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error_type = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "Http")
+    return error_response(request, exc.status_code, str(exc.detail), error_type)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # The traceback goes to the log only; clients learn nothing about our internals.
+    logger.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return error_response(request, 500, "internal server error", "Internal")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ServingError, _serving_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,154 @@
+"""The device seam: loads weights with transformers and runs one padded batch.
+
+GPU support stays on transformers' own paths (dtype, flash-attention-2 or SDPA) so
+that what runs on this CPU-only machine covers nearly all of it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from sagemaker_embeddings.errors import ModelLoadError
+from sagemaker_embeddings.models.heads import build_dense_stack
+from sagemaker_embeddings.models.pooling import pool, splade
+from sagemaker_embeddings.models.source import ModelSource
+from sagemaker_embeddings.models.task import ModelSpec
+from sagemaker_embeddings.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class Collated:
+    """One batch as tensors, right-padded, on the model's device."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    token_type_ids: torch.Tensor | None
+    lengths: tuple[int, ...]
+
+
+def choose_device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def choose_dtype(setting: str, device: torch.device) -> torch.dtype:
+    if setting != "auto":
+        return _DTYPES[setting]
+    return torch.float16 if device.type == "cuda" else torch.float32
+
+
+def _attention_implementation(device: torch.device) -> str:
+    if device.type == "cuda" and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
+class ModelRunner:
+    """Owns the torch model; only the inference worker thread calls ``forward``."""
+
+    def __init__(self, source: ModelSource, spec: ModelSpec, settings: Settings) -> None:
+        self.spec = spec
+        self.device = choose_device()
+        self.dtype = choose_dtype(settings.dtype, self.device)
+        self.model = self._load(source, settings)
+        self.dense = build_dense_stack(
+            spec.dense_layers, self.dtype, self.device, settings.allow_pickle_weights
+        )
+        forward_params = inspect.signature(self.model.forward).parameters
+        self.accepts_token_type_ids = "token_type_ids" in forward_params
+        pad = getattr(self.model.config, "pad_token_id", None)
+        self.pad_token_id = int(pad) if pad is not None else 0
+
+    def _load(self, source: ModelSource, settings: Settings) -> torch.nn.Module:
+        import transformers
+
+        auto_class: Any = {
+            "embed": transformers.AutoModel,
+            "sparse": transformers.AutoModelForMaskedLM,
+            "rerank": transformers.AutoModelForSequenceClassification,
+            "classify": transformers.AutoModelForSequenceClassification,
+        }[self.spec.task]
+        kwargs: dict[str, Any] = {
+            "dtype": self.dtype,
+            "trust_remote_code": settings.trust_remote_code,
+            "use_safetensors": None if settings.allow_pickle_weights else True,
+        }
+        attention = _attention_implementation(self.device)
+        try:
+            try:
+                model = auto_class.from_pretrained(
+                    source.path, attn_implementation=attention, **kwargs
+                )
+            except ValueError as exc:
+                if "attn_implementation" not in str(exc) and "SDPA" not in str(exc):
+                    raise
+                logger.warning("%s unsupported here (%s); using eager attention", attention, exc)
+                model = auto_class.from_pretrained(source.path, **kwargs)
+        # Start-up boundary: whatever transformers raises becomes one clear message.
+        except Exception as exc:
+            raise ModelLoadError(f"cannot load {source.model_id}: {exc}") from exc
+        module: torch.nn.Module = model.to(self.device).eval()
+        return module
+
+    def collate(self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]) -> Collated:
+        lengths = tuple(len(x) for x in ids)
+        width = max(lengths)
+        input_ids = np.full((len(ids), width), self.pad_token_id, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        types = np.zeros((len(ids), width), dtype=np.int64) if self.accepts_token_type_ids else None
+        for row, (tokens, segment) in enumerate(zip(ids, type_ids, strict=True)):
+            input_ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1
+            if types is not None:
+                types[row, : len(segment)] = segment
+        return Collated(
+            input_ids=torch.from_numpy(input_ids).to(self.device),
+            attention_mask=torch.from_numpy(mask).to(self.device),
+            token_type_ids=torch.from_numpy(types).to(self.device) if types is not None else None,
+            lengths=lengths,
+        )
+
+    @torch.inference_mode()
+    def forward(self, batch: Collated, raw: Sequence[bool]) -> list[np.ndarray]:
+        """Return, per input, its pooled vector / logits, or its token states when ``raw``."""
+        inputs: dict[str, torch.Tensor] = {
+            "input_ids": batch.input_ids,
+            "attention_mask": batch.attention_mask,
+        }
+        if batch.token_type_ids is not None:
+            inputs["token_type_ids"] = batch.token_type_ids
+        output = self.model(**inputs)
+        task = self.spec.task
+        if task in ("rerank", "classify"):
+            return list(output.logits.float().cpu().numpy())
+        if task == "sparse":
+            pooled = splade(output.logits, batch.attention_mask)
+            return list(pooled.float().cpu().numpy())
+        hidden = output.last_hidden_state
+        results: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(raw)
+        pooled_rows = [i for i, is_raw in enumerate(raw) if not is_raw]
+        if pooled_rows:
+            assert self.spec.pooling is not None
+            states, mask = hidden, batch.attention_mask
+            if len(pooled_rows) < len(raw):  # gather only when raw and pooled inputs share a batch
+                index = torch.tensor(pooled_rows, device=hidden.device)
+                states, mask = hidden[index], mask[index]
+            vectors = pool(states, mask, self.spec.pooling)
+            vectors = self.dense(vectors).float().cpu().numpy()
+            for row, vector in zip(pooled_rows, vectors, strict=True):
+                results[row] = vector
+        for row, is_raw in enumerate(raw):
+            if is_raw:
+                results[row] = hidden[row, : batch.lengths[row]].float().cpu().numpy()
+        return results

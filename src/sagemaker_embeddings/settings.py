@@ -1,0 +1,120 @@
+"""Settings: the only place that reads environment variables.
+
+Names follow TEI (``MODEL_ID``, ``MAX_BATCH_TOKENS``, ...) and SageMaker
+(``HF_MODEL_ID``, ``SAGEMAKER_BIND_TO_PORT``, ...). ``serve`` flags override the
+environment; tests build ``Settings(...)`` directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Pooling = Literal["cls", "mean", "max", "last_token", "splade"]
+TaskName = Literal["embed", "rerank", "classify", "sparse", "sentence-similarity"]
+DType = Literal["auto", "float32", "float16", "bfloat16"]
+
+SAGEMAKER_PAYLOAD_LIMIT = 6 * 1024 * 1024  # 6 MB, the InvokeEndpoint limit
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every knob of the server, in one object built once at start-up."""
+
+    model_config = SettingsConfigDict(
+        populate_by_name=True, extra="ignore", frozen=True, case_sensitive=False
+    )
+
+    # --- where the model comes from -------------------------------------------
+    model_id: str | None = Field(None, validation_alias=_env("HF_MODEL_ID", "MODEL_ID"))
+    revision: str | None = Field(None, validation_alias=_env("HF_MODEL_REVISION", "REVISION"))
+    hf_token: SecretStr | None = Field(None, validation_alias=_env("HF_TOKEN", "HF_API_TOKEN"))
+    sagemaker_base_dir: Path = Field(Path("/opt/ml"), validation_alias=_env("SAGEMAKER_BASE_DIR"))
+    huggingface_hub_cache: Path | None = Field(
+        None, validation_alias=_env("HUGGINGFACE_HUB_CACHE", "HF_HUB_CACHE")
+    )
+    served_model_name: str | None = Field(None, validation_alias=_env("SERVED_MODEL_NAME"))
+
+    # --- how the model runs ----------------------------------------------------
+    task: TaskName | None = Field(None, validation_alias=_env("TASK"))
+    pooling: Pooling | None = Field(None, validation_alias=_env("POOLING"))
+    dtype: DType = Field("auto", validation_alias=_env("DTYPE"))
+    trust_remote_code: bool = Field(False, validation_alias=_env("TRUST_REMOTE_CODE"))
+    allow_pickle_weights: bool = Field(False, validation_alias=_env("ALLOW_PICKLE_WEIGHTS"))
+    default_prompt_name: str | None = Field(None, validation_alias=_env("DEFAULT_PROMPT_NAME"))
+    default_prompt: str | None = Field(None, validation_alias=_env("DEFAULT_PROMPT"))
+
+    # --- batching and admission ------------------------------------------------
+    max_batch_tokens: int = Field(16384, ge=1, validation_alias=_env("MAX_BATCH_TOKENS"))
+    max_batch_requests: int | None = Field(None, ge=1, validation_alias=_env("MAX_BATCH_REQUESTS"))
+    max_concurrent_requests: int = Field(
+        512, ge=1, validation_alias=_env("MAX_CONCURRENT_REQUESTS")
+    )
+    max_client_batch_size: int = Field(32, ge=1, validation_alias=_env("MAX_CLIENT_BATCH_SIZE"))
+    auto_truncate: bool = Field(True, validation_alias=_env("AUTO_TRUNCATE"))
+    tokenization_workers: int | None = Field(
+        None, ge=1, validation_alias=_env("TOKENIZATION_WORKERS")
+    )
+
+    # --- HTTP ------------------------------------------------------------------
+    # Not `HOSTNAME`: Docker sets that to the container id.
+    hostname: str = Field("0.0.0.0", validation_alias=_env("LISTEN_ADDRESS"))
+    port: int = Field(8080, ge=1, le=65535, validation_alias=_env("SAGEMAKER_BIND_TO_PORT", "PORT"))
+    payload_limit: int = Field(
+        SAGEMAKER_PAYLOAD_LIMIT, ge=1, validation_alias=_env("PAYLOAD_LIMIT")
+    )
+    sagemaker_max_payload_in_mb: int | None = Field(
+        None, ge=1, validation_alias=_env("SAGEMAKER_MAX_PAYLOAD_IN_MB")
+    )
+    api_key: SecretStr | None = Field(None, validation_alias=_env("API_KEY"))
+    graceful_shutdown_seconds: float = Field(
+        25.0, ge=0, lt=30, validation_alias=_env("GRACEFUL_SHUTDOWN_SECONDS")
+    )
+
+    # --- what /info reports about the build (the image sets these) -------------
+    source_revision: str | None = Field(None, validation_alias=_env("SOURCE_REVISION"))
+    docker_label: str | None = Field(None, validation_alias=_env("DOCKER_LABEL"))
+
+    # --- logging ---------------------------------------------------------------
+    json_output: bool = Field(False, validation_alias=_env("JSON_OUTPUT"))
+    log_level: str = Field("info", validation_alias=_env("LOG_LEVEL"))
+
+    @field_validator("pooling", mode="before")
+    @classmethod
+    def _pooling_spelling(cls, value: Any) -> Any:
+        # TEI spells it `last-token` on the command line and `last_token` in JSON.
+        return value.replace("-", "_").lower() if isinstance(value, str) else value
+
+    @field_validator("model_id", "revision", "default_prompt_name", "default_prompt", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # SageMaker passes every key of the endpoint config, often as an empty string.
+        return None if value == "" else value
+
+    @property
+    def effective_payload_limit(self) -> int:
+        """Bytes a request body may have: SageMaker's MB setting wins over PAYLOAD_LIMIT."""
+        if self.sagemaker_max_payload_in_mb is not None:
+            return self.sagemaker_max_payload_in_mb * 1024 * 1024
+        return self.payload_limit
+
+
+def parse_serve_args(argv: Sequence[str]) -> Settings:
+    """Build Settings from ``serve`` flags (one per field, ``--max-batch-tokens``) over env."""
+    parser = argparse.ArgumentParser(
+        prog="serve", description="Serve an embedding, reranker or classifier model."
+    )
+    for name, field in Settings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, dest=name, default=None, help=field.description)
+    namespace = parser.parse_args(list(argv))
+    overrides = {key: value for key, value in vars(namespace).items() if value is not None}
+    return Settings(**overrides)
