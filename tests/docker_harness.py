@@ -1,0 +1,317 @@
+"""Docker for the tests: an engine, a base image, the CPU image, and containers to talk to.
+
+No registry serves images on our test machines and no engine runs by default, so this
+module brings up everything the container tests need, idempotently, and leaves it
+running for the next session (and for other engineers' tests):
+
+- :func:`ensure_docker` installs Debian's ``docker.io`` and ``debootstrap`` when
+  missing and starts ``dockerd`` in the background when it is not answering.
+- :func:`ensure_base_image` creates a stand-in ``debian:bookworm-slim`` with
+  debootstrap + ``docker import`` when the engine does not have it; the stand-in
+  trusts this machine's TLS certificates (``PIP_CERT``), so pip inside builds works.
+- :func:`ensure_wheelhouse` holds the torch CPU wheel (``pip download`` finds it on
+  this machine's disk), so builds do not fetch torch from an index.
+- :func:`run_container` starts a container with its port published on 127.0.0.1 only
+  and always removes it, by id; :func:`wait_for_ping` polls ``/ping`` a bounded time.
+
+Fixtures (import them into a conftest.py or a test module): ``docker_engine``,
+``wheelhouse`` and ``cpu_image`` (session-scoped; builds the CPU image from the working
+tree through :func:`sagemaker_embeddings.deploy.build.build_image`).
+
+Concurrent sessions serialise the set-up and the build with a file lock, so two
+engineers running container tests at once share one engine and one image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sagemaker_embeddings.deploy.build import TORCH_VERSION, build_image
+
+STATE_DIR = Path(tempfile.gettempdir()) / "sagemaker-embeddings-docker"
+BASE_IMAGE = "debian:bookworm-slim"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+DOCKERD_START_TIMEOUT_S = 60.0
+SHORT_TIMEOUT_S = 120.0  # for docker CLI calls other than builds
+
+
+# --- the engine ---------------------------------------------------------------------
+
+
+def docker(*args: str, timeout: float = SHORT_TIMEOUT_S, check: bool = True) -> str:
+    """Run ``docker ARGS`` and return its stdout; raise with stderr on failure."""
+    done = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and done.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} failed ({done.returncode}): {done.stderr}")
+    return done.stdout.strip()
+
+
+@contextlib.contextmanager
+def state_lock(name: str) -> Iterator[None]:
+    """An exclusive lock shared by all test sessions on this machine."""
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with (STATE_DIR / f"{name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _engine_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    done = subprocess.run(["docker", "info"], capture_output=True, timeout=30, check=False)
+    return done.returncode == 0
+
+
+def _install_packages() -> None:
+    missing = [
+        package
+        for package, program in (("docker.io", "dockerd"), ("debootstrap", "debootstrap"))
+        if shutil.which(program) is None and not Path("/usr/sbin", program).exists()
+    ]
+    if not missing:
+        return
+    subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=600)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        check=True,
+        timeout=1200,
+    )
+
+
+def _start_dockerd() -> None:
+    log = (STATE_DIR / "dockerd.log").open("ab")
+    # A new session: dockerd must outlive pytest and ignore its Ctrl-C.
+    subprocess.Popen(
+        ["dockerd"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + DOCKERD_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if _engine_answers():
+            return
+        time.sleep(0.5)
+    raise RuntimeError(
+        f"dockerd did not answer within {DOCKERD_START_TIMEOUT_S} s; "
+        f"see {STATE_DIR / 'dockerd.log'}"
+    )
+
+
+def ensure_docker() -> None:
+    """Install docker.io/debootstrap if missing and start dockerd if it is not answering."""
+    if _engine_answers() and shutil.which("debootstrap"):
+        return
+    with state_lock("setup"):
+        _install_packages()
+        if not _engine_answers():
+            _start_dockerd()
+
+
+def image_exists(reference: str) -> bool:
+    done = subprocess.run(
+        ["docker", "image", "inspect", reference], capture_output=True, timeout=30, check=False
+    )
+    return done.returncode == 0
+
+
+def ensure_base_image(name: str = BASE_IMAGE) -> None:
+    """Create a stand-in ``debian:bookworm-slim`` from debootstrap when the engine lacks it."""
+    if image_exists(name):
+        return
+    with state_lock("setup"):
+        if image_exists(name):
+            return
+        with tempfile.TemporaryDirectory(prefix="bookworm-", dir=STATE_DIR) as tmp:
+            root = Path(tmp) / "root"
+            subprocess.run(
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    "bookworm",
+                    str(root),
+                    "http://deb.debian.org/debian",
+                ],
+                check=True,
+                timeout=900,
+                capture_output=True,
+            )
+            # This machine reaches PyPI through TLS that only its own bundle trusts;
+            # ca-certificates (installed by the Dockerfile) picks this file up, and
+            # PIP_CERT points pip at the merged bundle. Only the stand-in has this.
+            certs = root / "usr/local/share/ca-certificates"
+            certs.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(HOST_CA_BUNDLE, certs / "host-bundle.crt")
+            tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+            subprocess.run(
+                ["docker", "import", "--change", f"ENV PIP_CERT={HOST_CA_BUNDLE}", "-", name],
+                stdin=tar.stdout,
+                check=True,
+                timeout=600,
+                capture_output=True,
+            )
+            if tar.wait(timeout=60) != 0:
+                raise RuntimeError("tar of the debootstrap folder failed")
+
+
+def ensure_wheelhouse(folder: Path = STATE_DIR / "wheelhouse") -> Path:
+    """A folder holding the torch CPU wheel for the image's Python (kept between runs)."""
+    with state_lock("wheelhouse"):
+        if not any(folder.glob(f"torch-{TORCH_VERSION}*.whl")):
+            folder.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    f"torch=={TORCH_VERSION}",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "--python-version",
+                    "3.11",
+                    "--platform",
+                    "manylinux_2_28_x86_64",
+                    "--dest",
+                    str(folder),
+                ],
+                check=True,
+                timeout=1800,
+            )
+    return folder
+
+
+def build_cpu_image(wheelhouse: Path) -> str:
+    """Build the CPU flavor from this working tree (serialised across sessions)."""
+    with state_lock("build"):
+        return build_image("cpu", wheelhouse=wheelhouse)
+
+
+# --- containers -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Container:
+    """A started container and the loopback URL of its published port."""
+
+    id: str
+    url: str
+
+    def logs(self) -> str:
+        done = subprocess.run(
+            ["docker", "logs", self.id], capture_output=True, text=True, timeout=60, check=False
+        )
+        return done.stdout + done.stderr
+
+    def state(self) -> dict[str, object]:
+        state: dict[str, object] = json.loads(
+            docker("inspect", "--format", "{{json .State}}", self.id)
+        )
+        return state
+
+
+@contextlib.contextmanager
+def run_container(
+    image: str,
+    command: Sequence[str] = ("serve",),
+    *,
+    env: Mapping[str, str] | None = None,
+    volumes: Mapping[Path, str] | None = None,
+    port: int = 8080,
+    docker_args: Sequence[str] = (),
+) -> Iterator[Container]:
+    """Start ``image`` detached, publish container ``port`` on 127.0.0.1, remove it after.
+
+    ``volumes`` maps host folders to container paths (mounted read-only, the way
+    SageMaker presents /opt/ml/model). The host port is chosen by the engine.
+    """
+    args = ["run", "--detach", "--publish", f"127.0.0.1::{port}"]
+    for key, value in (env or {}).items():
+        args += ["--env", f"{key}={value}"]
+    for host, target in (volumes or {}).items():
+        args += ["--volume", f"{host.resolve()}:{target}:ro"]
+    container_id = docker(*args, *docker_args, image, *command)
+    try:
+        published = docker("port", container_id, f"{port}/tcp").splitlines()[0]
+        host_port = published.rsplit(":", 1)[1]
+        yield Container(id=container_id, url=f"http://127.0.0.1:{host_port}")
+    finally:
+        docker("rm", "--force", container_id, check=False)
+
+
+def http_status(url: str, timeout: float = 2.0) -> int | None:
+    """The HTTP status of ``GET url``, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+
+
+def wait_for_ping(container: Container, timeout: float = 120.0) -> float:
+    """Poll ``/ping`` until 200; return the seconds waited. Fails fast if the container exits."""
+    start = time.monotonic()
+    deadline = start + timeout
+    next_state_check = start
+    while time.monotonic() < deadline:
+        if http_status(f"{container.url}/ping") == 200:
+            return time.monotonic() - start
+        if time.monotonic() >= next_state_check:
+            if not container.state().get("Running"):
+                raise AssertionError(f"container exited before /ping:\n{container.logs()}")
+            next_state_check = time.monotonic() + 1.0
+        time.sleep(0.1)
+    raise AssertionError(f"/ping not 200 within {timeout} s:\n{container.logs()}")
+
+
+def post_json(url: str, payload: object, timeout: float = 60.0) -> object:
+    """POST ``payload`` as JSON and return the decoded JSON answer."""
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A running engine with the stand-in base image."""
+    ensure_docker()
+    ensure_base_image()
+
+
+@pytest.fixture(scope="session")
+def wheelhouse() -> Path:
+    return ensure_wheelhouse()
+
+
+@pytest.fixture(scope="session")
+def cpu_image(docker_engine: None, wheelhouse: Path) -> str:
+    """The CPU image built from the working tree; its reference."""
+    return build_cpu_image(wheelhouse)
