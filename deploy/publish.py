@@ -104,9 +104,7 @@ def _image_tag(flavor: Flavor, tag: str | None) -> str:
 
 def _targets(args: argparse.Namespace) -> tuple[Target, ...]:
     catalog = load_catalog()
-    names = [resolve_region(args.region)]
-    for group in args.replicate_to or []:
-        names += [n.strip() for n in group.split(",") if n.strip()]
+    names = [resolve_region(args.region), *(args.replicate_to or [])]
     targets: list[Target] = []
     for name in dict.fromkeys(names):
         region = catalog.region(name)
@@ -203,17 +201,34 @@ def _push(
     return result
 
 
+def _names(value: str) -> list[str]:
+    """A comma-separated list; empty items (e.g. an unset CodeBuild variable) drop out."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _flavors(value: str) -> list[Flavor]:
+    names = _names(value)
+    unknown = [n for n in names if n not in FLAVORS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown flavor {', '.join(unknown)} (choose from {', '.join(FLAVORS)})"
+        )
+    return [f for f in FLAVORS if f in names]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--flavor",
-        action="append",
-        choices=FLAVORS,
-        help="flavor to publish (repeatable; default: both)",
+        action="extend",
+        type=_flavors,
+        metavar="{cpu,gpu}[,...]",
+        help="flavors to publish (repeatable, comma-separated; default: cpu,gpu)",
     )
     parser.add_argument("--region", help="primary region (default: the AWS default region)")
     parser.add_argument(
         "--replicate-to",
-        action="append",
+        action="extend",
+        type=_names,
         metavar="REGION[,REGION...]",
         help="also push to these regions (repeatable, comma-separated)",
     )
