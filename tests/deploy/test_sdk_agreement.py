@@ -78,7 +78,7 @@ def test_instance_types_agree_including_refusals(
             image_scope="inference",
         )
     except ValueError:
-        with pytest.raises(ValueError, match="has no (cpu|gpu) flavor"):
+        with pytest.raises(ValueError, match=r"has no (cpu|gpu) flavor"):
             get_image_uri("eu-central-2", instance_type, version="1.8.2", repository=repository)
         return
     assert (
@@ -87,12 +87,24 @@ def test_instance_types_agree_including_refusals(
     )
 
 
-def test_both_refuse_unknown_regions_and_versions() -> None:
-    for kwargs in ({"region": "mars-north-1"}, {"region": "eu-west-1", "version": "1.9.3"}):
-        with pytest.raises(ValueError):
-            get_huggingface_llm_image_uri("huggingface-tei", **kwargs)
-        with pytest.raises(ValueError):
-            get_image_uri(repository="tei", **kwargs)
+@pytest.mark.parametrize(
+    ("kwargs", "sdk_says", "we_say"),
+    [
+        ({"region": "mars-north-1"}, "Unsupported region", "Unknown region"),
+        (
+            {"region": "eu-west-1", "version": "1.9.3"},
+            "Unsupported huggingface-tei version",
+            "Unknown version '1.9.3'",
+        ),
+    ],
+)
+def test_both_refuse_unknown_regions_and_versions(
+    kwargs: dict[str, str], sdk_says: str, we_say: str
+) -> None:
+    with pytest.raises(ValueError, match=sdk_says):
+        get_huggingface_llm_image_uri("huggingface-tei", **kwargs)
+    with pytest.raises(ValueError, match=we_say):
+        get_image_uri(repository="tei", **kwargs)
 
 
 def test_region_from_a_sagemaker_session() -> None:
