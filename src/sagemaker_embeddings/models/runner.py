@@ -73,6 +73,8 @@ class ModelRunner:
     def _load(self, source: ModelSource, settings: Settings) -> torch.nn.Module:
         import transformers
 
+        # Progress bars are for notebooks; a server logs one line per model instead.
+        transformers.utils.logging.disable_progress_bar()
         auto_class: Any = {
             "embed": transformers.AutoModel,
             "sparse": transformers.AutoModelForMaskedLM,

@@ -1,0 +1,54 @@
+"""Shared fixtures: real `serve` processes, one per configuration, reused per session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.server_harness import RunningServer, start_server
+
+ServerFactory = Callable[[str, dict[str, str]], RunningServer]
+
+
+@pytest.fixture(scope="session")
+def server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    """``server_factory(name, env)`` starts (once per name) and returns a ready server."""
+    servers: dict[str, RunningServer] = {}
+
+    def get(name: str, env: dict[str, str]) -> RunningServer:
+        if name not in servers:
+            servers[name] = start_server(env, tmp_path_factory.mktemp(f"serve-{name}"))
+        return servers[name]
+
+    yield get
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``model_dirs(name)`` builds (once) and returns a tiny test model directory."""
+    from tests import model_factory as mf
+
+    builders: dict[str, Callable[[Path], Path]] = {
+        "xlm-roberta": lambda p: mf.embedder("xlm-roberta", p),
+        "distilbert": lambda p: mf.embedder("distilbert", p),
+        "modernbert": lambda p: mf.embedder("modernbert", p),
+        "qwen3": lambda p: mf.embedder("qwen3", p),
+        "bert": lambda p: mf.embedder("bert", p),
+        "dense-prompts": mf.dense_prompt_embedder,
+        "reranker": lambda p: mf.cross_encoder(p, 1),
+        "classifier": lambda p: mf.cross_encoder(p, 3),
+        "splade": mf.splade,
+        "short-positions": mf.short_position_embedder,
+    }
+    built: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in built:
+            built[name] = builders[name](tmp_path_factory.mktemp("models") / name)
+        return built[name]
+
+    return get

