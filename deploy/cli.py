@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from typing import TypeAlias
 
 from sagemaker_embeddings.deploy import publish
@@ -23,7 +24,7 @@ def _image_uri(args: argparse.Namespace) -> int:
             repository=args.repository,
         )
     except ValueError as error:
-        print(f"image-uri: error: {error}")
+        print(f"image-uri: error: {error}", file=sys.stderr)
         return 2
     print(uri)
     return 0
@@ -44,7 +45,7 @@ def _add_build(subparsers: Subparsers) -> None:
         parser = subparsers.add_parser("build", help=help_text)
 
         def unavailable(args: argparse.Namespace) -> int:
-            print(f"build: not available in this install ({missing})")
+            print(f"build: not available in this install ({missing})", file=sys.stderr)
             return 1
 
         parser.set_defaults(func=unavailable)

@@ -67,7 +67,8 @@ def resolve_region(region: str | None = None, session: SessionLike | None = None
     resolved = resolved or _default_region()
     if not resolved:
         raise ValueError(
-            "No region given: pass region=..., a session with a region, or set AWS_DEFAULT_REGION."
+            "No region given: pass a region, use a session with one, or set "
+            "AWS_DEFAULT_REGION (or a region in the AWS config file)."
         )
     return resolved
 

@@ -140,5 +140,5 @@ def test_region_from_the_aws_config_file(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_no_region_anywhere_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="No region given: pass region="):
+    with pytest.raises(ValueError, match="No region given: pass a region"):
         get_image_uri()
