@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -106,9 +107,29 @@ def test_docker_stop_ends_it_cleanly(cpu_image: str, expected: list[float]) -> N
         # -t: SIGKILL only after the grace period, so a slow exit shows as slow, not 137.
         docker("stop", "--time", str(STOP_GRACE_S + 5), container.id, timeout=STOP_GRACE_S + 30)
         took = time.monotonic() - started
+        print(f"docker stop -> exit: {took:.1f} s")
         state = container.state()
         assert state["ExitCode"] == 0, container.logs()
         assert took < STOP_GRACE_S, f"SIGTERM to exit took {took:.1f} s"
+
+
+def test_docker_stop_drains_requests_in_flight(cpu_image: str) -> None:
+    # Six requests of 32 long inputs keep two CPU cores busy for several seconds, so
+    # SIGTERM arrives while most of them wait in the queue or the worker.
+    inputs = [
+        f"{i} " + "the container drains what it accepted before exiting " * 20 for i in range(32)
+    ]
+    with run_container(cpu_image) as container, ThreadPoolExecutor(6) as pool:
+        wait_for_ping(container)
+        url = f"{container.url}/invocations"
+        replies = [pool.submit(post_json, url, {"inputs": inputs}) for _ in range(6)]
+        time.sleep(1.0)
+        docker("stop", "--time", str(STOP_GRACE_S + 5), container.id, timeout=STOP_GRACE_S + 30)
+        for reply in replies:
+            answer = reply.result(timeout=5)
+            assert isinstance(answer, list)
+            assert len(answer) == len(inputs)
+        assert container.state()["ExitCode"] == 0, container.logs()
 
 
 def test_metadata_and_contents_tell_the_truth(cpu_image: str) -> None:
