@@ -62,21 +62,49 @@ router = APIRouter(tags=["SageMaker"])
 async def invocations(request: Request, engine: EngineDep) -> Response:
     """The task's payload: {"inputs": ...} for embedders and classifiers,
     {"query": ..., "texts": [...]} for rerankers; JSON, JSON Lines or CSV."""
-    schema, handler = BINDINGS[engine.spec.route]
-    accept = choose_accept(request.headers.get("accept"))
-    decoded = decode_body(await request.body(), request.headers.get("content-type"))
-    attributes = parse_custom_attributes(request.headers.get(CUSTOM_ATTRIBUTES))
+    return await invoke(
+        engine,
+        await request.body(),
+        content_type=request.headers.get("content-type"),
+        accept=request.headers.get("accept"),
+        custom_attributes=request.headers.get(CUSTOM_ATTRIBUTES),
+    )
+
+
+async def invoke(
+    engine: Engine,
+    body: bytes,
+    *,
+    content_type: str | None,
+    accept: str | None,
+    custom_attributes: str | None,
+) -> Response:
+    """/invocations without HTTP: toolkit mode (MMS) answers through this same code."""
+    schema, _ = BINDINGS[engine.spec.route]
+    media = choose_accept(accept)
+    decoded = decode_body(body, content_type)
+    attributes = parse_custom_attributes(custom_attributes)
     payloads = [apply_custom_attributes(p, attributes, schema) for p in decoded.records]
+    response = await run_payloads(engine, payloads, decoded.multi_record, media)
+    if attributes and custom_attributes is not None:
+        response.headers[CUSTOM_ATTRIBUTES] = custom_attributes
+    return response
+
+
+async def run_payloads(
+    engine: Engine, payloads: list[Any], multi_record: bool, accept: str
+) -> Response:
+    """Validate decoded records with the task's schema and answer them in ``accept``."""
+    schema, handler = BINDINGS[engine.spec.route]
     bodies = [_validate(schema, payload) for payload in payloads]
-    if not decoded.multi_record:
+    if not multi_record:
         response = await handler(bodies[0], engine)
         if accept != "application/json":
             response = _reencode(response, accept)
     else:
         responses = await asyncio.gather(*(handler(body, engine) for body in bodies))
-        response = Response(encode_records([bytes(r.body) for r in responses], accept), media_type=accept)
-    if attributes:
-        response.headers[CUSTOM_ATTRIBUTES] = request.headers[CUSTOM_ATTRIBUTES]
+        merged = encode_records([bytes(r.body) for r in responses], accept)
+        response = Response(merged, media_type=accept)
     return response
 
 
@@ -109,4 +137,4 @@ async def execution_parameters(engine: EngineDep) -> dict[str, Any]:
     }
 
 
-__all__ = ["BINDINGS", "Decoded", "router"]
+__all__ = ["BINDINGS", "Decoded", "invoke", "router", "run_payloads"]
