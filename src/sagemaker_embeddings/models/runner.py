@@ -11,6 +11,7 @@ import inspect
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,10 +43,35 @@ def choose_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
-def choose_dtype(setting: str, device: torch.device) -> torch.dtype:
+# CPU features with native bfloat16 arithmetic (Cooper Lake / Zen 4 and Sapphire Rapids
+# AMX). Without them torch emulates bfloat16, which is slower than float32.
+_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """Feature flags of the first CPU listed in ``cpuinfo``; empty where it cannot be read."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
+def choose_dtype(
+    setting: str, device: torch.device, flags: frozenset[str] | None = None
+) -> torch.dtype:
+    """``DTYPE`` wins; "auto" is float16 on GPU, bfloat16 on CPUs with native support
+    (``flags``: the CPU's feature flags, read from /proc/cpuinfo when not given), else float32.
+    """
     if setting != "auto":
         return _DTYPES[setting]
-    return torch.float16 if device.type == "cuda" else torch.float32
+    if device.type == "cuda":
+        return torch.float16
+    flags = cpu_flags() if flags is None else flags
+    return torch.bfloat16 if flags & _BF16_CPU_FLAGS else torch.float32
 
 
 def _attention_implementation(device: torch.device) -> str:
