@@ -60,7 +60,12 @@ def add_sentence_transformers_files(
     }
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {
+            "idx": 1,
+            "name": "1",
+            "path": "1_Pooling",
+            "type": "sentence_transformers.models.Pooling",
+        },
     ]
     _write_json(target / "1_Pooling" / "config.json", {"word_embedding_dimension": dim, **modes})
     generator = torch.Generator().manual_seed(7)
@@ -119,7 +124,10 @@ def bert_config(**extra: Any) -> Any:
     from transformers import BertConfig
 
     settings: dict[str, Any] = {
-        "vocab_size": VOCAB, "intermediate_size": 64, "max_position_embeddings": 512, **SMALL,
+        "vocab_size": VOCAB,
+        "intermediate_size": 64,
+        "max_position_embeddings": 512,
+        **SMALL,
     }
     return BertConfig(**{**settings, **extra})
 
@@ -131,8 +139,13 @@ def embedder(kind: str, target: Path) -> Path:
     configs: dict[str, tuple[Any, str]] = {
         "bert": (bert_config(), "mean"),
         "xlm-roberta": (
-            t.XLMRobertaConfig(vocab_size=VOCAB, intermediate_size=64, pad_token_id=0,
-                               max_position_embeddings=514, **SMALL),
+            t.XLMRobertaConfig(
+                vocab_size=VOCAB,
+                intermediate_size=64,
+                pad_token_id=0,
+                max_position_embeddings=514,
+                **SMALL,
+            ),
             "mean",
         ),
         "distilbert": (
@@ -140,16 +153,33 @@ def embedder(kind: str, target: Path) -> Path:
             "cls",
         ),
         "modernbert": (
-            t.ModernBertConfig(vocab_size=VOCAB, intermediate_size=64, pad_token_id=0,
-                               cls_token_id=101, sep_token_id=102, bos_token_id=101,
-                               eos_token_id=102, max_position_embeddings=512,
-                               global_attn_every_n_layers=2, local_attention=64, **SMALL),
+            t.ModernBertConfig(
+                vocab_size=VOCAB,
+                intermediate_size=64,
+                pad_token_id=0,
+                cls_token_id=101,
+                sep_token_id=102,
+                bos_token_id=101,
+                eos_token_id=102,
+                max_position_embeddings=512,
+                global_attn_every_n_layers=2,
+                local_attention=64,
+                **SMALL,
+            ),
             "mean",
         ),
         "qwen3": (
-            t.Qwen3Config(vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
-                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                          head_dim=8, pad_token_id=0, max_position_embeddings=512),
+            t.Qwen3Config(
+                vocab_size=VOCAB,
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                num_key_value_heads=2,
+                head_dim=8,
+                pad_token_id=0,
+                max_position_embeddings=512,
+            ),
             "last_token",
         ),
     }
@@ -166,7 +196,10 @@ def dense_prompt_embedder(target: Path) -> Path:
 
     _save(_seeded(lambda: BertModel(bert_config())), target)
     add_sentence_transformers_files(
-        target, "mean", dense=[(32, 16)], normalize=True,
+        target,
+        "mean",
+        dense=[(32, 16)],
+        normalize=True,
         prompts={"query": "query: ", "passage": "passage: "},
     )
     return target
@@ -177,8 +210,9 @@ def cross_encoder(target: Path, num_labels: int) -> Path:
     from transformers import BertForSequenceClassification
 
     labels = {0: "score"} if num_labels == 1 else {i: f"class_{i}" for i in range(num_labels)}
-    config = bert_config(num_labels=num_labels, id2label=labels,
-                         label2id={v: k for k, v in labels.items()})
+    config = bert_config(
+        num_labels=num_labels, id2label=labels, label2id={v: k for k, v in labels.items()}
+    )
     return _save(_seeded(lambda: BertForSequenceClassification(config)), target)
 
 

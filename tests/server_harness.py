@@ -16,9 +16,22 @@ import httpx
 SERVE = str(Path(sys.executable).parent / "serve")
 # Variables of the developer's shell that would change which model the server loads.
 _MODEL_VARIABLES = (
-    "HF_MODEL_ID", "MODEL_ID", "HF_MODEL_REVISION", "REVISION", "POOLING", "TASK", "DTYPE",
-    "SAGEMAKER_BIND_TO_PORT", "PORT", "API_KEY", "PAYLOAD_LIMIT", "SAGEMAKER_MAX_PAYLOAD_IN_MB",
-    "MAX_BATCH_TOKENS", "MAX_CONCURRENT_REQUESTS", "MAX_CLIENT_BATCH_SIZE", "AUTO_TRUNCATE",
+    "HF_MODEL_ID",
+    "MODEL_ID",
+    "HF_MODEL_REVISION",
+    "REVISION",
+    "POOLING",
+    "TASK",
+    "DTYPE",
+    "SAGEMAKER_BIND_TO_PORT",
+    "PORT",
+    "API_KEY",
+    "PAYLOAD_LIMIT",
+    "SAGEMAKER_MAX_PAYLOAD_IN_MB",
+    "MAX_BATCH_TOKENS",
+    "MAX_CONCURRENT_REQUESTS",
+    "MAX_CLIENT_BATCH_SIZE",
+    "AUTO_TRUNCATE",
 )
 
 
@@ -59,6 +72,9 @@ def server_env(extra: dict[str, str], base_dir: Path, port: int) -> dict[str, st
         SAGEMAKER_BASE_DIR=str(base_dir),
         HF_HUB_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
+        # Reference checks are float32 (cosine >= 0.9999); the bfloat16 default of CPUs
+        # that support it has its own test.
+        DTYPE="float32",
     )
     env.update(extra)
     return env

@@ -38,7 +38,8 @@ def test_embed_matches_sentence_transformers(client: httpx.Client) -> None:
     assert response.status_code == 200
     assert_close_rows(response.json(), st_encode(minilm_dir(), TEXTS))
     single = client.post("/embed", json={"inputs": TEXTS[0]}).json()
-    assert len(single) == 1 and len(single[0]) == 384  # always a list of lists, as TEI
+    assert len(single) == 1
+    assert len(single[0]) == 384
 
 
 def test_invocations_is_embed_with_json_charset(client: httpx.Client) -> None:
@@ -54,8 +55,15 @@ def test_invocations_is_embed_with_json_charset(client: httpx.Client) -> None:
 
 def test_timing_headers(client: httpx.Client) -> None:
     response = client.post("/embed", json={"inputs": "hello"})
-    for header in ("x-compute-time", "x-compute-tokens", "x-total-time", "x-tokenization-time",
-                   "x-queue-time", "x-inference-time", "x-compute-characters"):
+    for header in (
+        "x-compute-time",
+        "x-compute-tokens",
+        "x-total-time",
+        "x-tokenization-time",
+        "x-queue-time",
+        "x-inference-time",
+        "x-compute-characters",
+    ):
         assert header in response.headers
     assert response.headers["x-compute-tokens"] == "3"  # [CLS] hello [SEP]
 
@@ -150,16 +158,31 @@ def test_info_metrics_docs(client: httpx.Client) -> None:
     assert info["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert info["model_type"] == {"embedding": {"pooling": "mean"}}
     assert info["max_input_length"] == 256
-    assert info["max_batch_tokens"] == 16384 and info["max_client_batch_size"] == 32
+    assert info["max_batch_tokens"] == 16384
+    assert info["max_client_batch_size"] == 32
     client.post("/embed", json={"inputs": "count me"})
     metrics = client.get("/metrics").text
     assert 'te_request_count_total{method="single"}' in metrics
     assert "te_batch_next_size_bucket" in metrics
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
-    for route in ("/embed", "/embed_all", "/embed_sparse", "/predict", "/rerank", "/similarity",
-                  "/tokenize", "/decode", "/v1/embeddings", "/v1/rerank", "/invocations",
-                  "/ping", "/health", "/info", "/metrics"):
+    for route in (
+        "/embed",
+        "/embed_all",
+        "/embed_sparse",
+        "/predict",
+        "/rerank",
+        "/similarity",
+        "/tokenize",
+        "/decode",
+        "/v1/embeddings",
+        "/v1/rerank",
+        "/invocations",
+        "/ping",
+        "/health",
+        "/info",
+        "/metrics",
+    ):
         assert route in paths, route
 
 
