@@ -213,6 +213,7 @@ def build_image(
     network: str | None = "host",
     docker: str = "docker",
     extra_build_args: dict[str, str] | None = None,
+    no_cache: bool = False,
     quiet: bool = False,
 ) -> str:
     """Build ``flavor`` from ``source_dir`` (default: this checkout); return the reference.
@@ -221,7 +222,9 @@ def build_image(
     ``sagemaker-embeddings:<image_tag(flavor)>``. ``wheelhouse`` is a folder of wheels
     pip may use instead of an index; with ``offline`` it must hold every dependency.
     ``model_dir`` bakes a model folder in at /opt/ml/model. Build output streams to
-    stdout unless ``quiet``. ``network="host"`` lets RUN steps use the host's network.
+    stdout unless ``quiet``. ``network="host"`` lets RUN steps use the host's network;
+    ``"none"`` proves an offline build needs no network (apt layers must be cached).
+    ``no_cache`` rebuilds every layer.
     """
     spec = flavor_of(flavor)
     root = (source_dir or find_source_dir()).resolve()
@@ -236,6 +239,8 @@ def build_image(
         command = [docker, "build", "--file", str(root / DOCKERFILE), "--tag", reference]
         if network:
             command += ["--network", network]
+        if no_cache:
+            command.append("--no-cache")
         for key, value in args.items():
             command += ["--build-arg", f"{key}={value}"]
         command.append(str(context))
@@ -267,6 +272,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--network", default="host", help="network for RUN steps ('' for the engine default)"
     )
+    parser.add_argument("--no-cache", action="store_true", help="rebuild every layer")
     parser.add_argument(
         "--build-arg",
         action="append",
@@ -288,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
             model_dir=args.model_dir,
             network=args.network or None,
             extra_build_args=extra,
+            no_cache=args.no_cache,
         )
     except BuildError as error:
         print(f"sagemaker-embeddings build: {error}", file=sys.stderr)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import shutil
 import subprocess
@@ -40,7 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_embeddings.deploy.build import TORCH_VERSION, build_image
+from sagemaker_embeddings.deploy.build import TORCH_VERSION, build_image, serve_requirements
 
 STATE_DIR = Path(tempfile.gettempdir()) / "sagemaker-embeddings-docker"
 BASE_IMAGE = "debian:bookworm-slim"
@@ -198,6 +199,35 @@ def ensure_wheelhouse(folder: Path = STATE_DIR / "wheelhouse") -> Path:
                 check=True,
                 timeout=1800,
             )
+    return folder
+
+
+def ensure_offline_wheelhouse(
+    source_dir: Path, folder: Path = STATE_DIR / "wheelhouse-offline"
+) -> Path:
+    """Every wheel an air-gapped CPU build needs (``build_image(..., offline=True)``).
+
+    The host runs the image's Python (3.11) on the same glibc as the image's base, so
+    a plain ``pip download`` picks compatible wheels. A marker named after the
+    requirements' hash makes a change to the ``serve`` extra download again.
+    """
+    normal, no_deps = serve_requirements(source_dir)
+    digest = hashlib.sha256("\n".join([TORCH_VERSION, *normal, *no_deps]).encode()).hexdigest()
+    marker = folder / f".complete-{digest[:16]}"
+    with state_lock("wheelhouse"):
+        if marker.exists():
+            return folder
+        folder.mkdir(parents=True, exist_ok=True)
+        download = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--dest",
+                    str(folder)]  # fmt: skip
+        # torch pinned so the CPU build on this machine's disk is the one chosen; setuptools
+        # is what the image's package stage builds our own wheel with.
+        subprocess.run(
+            [*download, f"torch=={TORCH_VERSION}", "setuptools>=69", *normal],
+            check=True, timeout=1800,
+        )  # fmt: skip
+        subprocess.run([*download, "--no-deps", *no_deps], check=True, timeout=1800)
+        marker.touch()
     return folder
 
 

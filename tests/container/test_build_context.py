@@ -92,6 +92,14 @@ def test_wheelhouse_switches_torch_to_the_default_index() -> None:
     assert re.match(r"^[0-9a-f]{40}(-dirty)?$", local["REVISION"])
 
 
+@pytest.mark.parametrize("flavor", sorted(build.FLAVORS))
+def test_every_build_argument_is_declared(flavor: str) -> None:
+    # The engine only warns about an unused --build-arg; a typo would go unnoticed.
+    declared = set(re.findall(r"^ARG (\w+)", (ROOT / build.DOCKERFILE).read_text(), re.M))
+    passed = build.build_args(build.FLAVORS[flavor], ROOT, wheelhouse=None, offline=False)
+    assert set(passed) <= declared
+
+
 def test_offline_needs_a_wheelhouse() -> None:
     with pytest.raises(build.BuildError, match="wheelhouse"):
         build.build_image("cpu", offline=True)

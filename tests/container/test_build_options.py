@@ -1,0 +1,64 @@
+"""Build options that the default CPU build does not exercise: air-gapped, and the GPU guard."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from sagemaker_embeddings.deploy.build import BuildError, build_image
+from tests.docker_harness import (
+    ensure_offline_wheelhouse,
+    post_json,
+    run_container,
+    state_lock,
+    wait_for_ping,
+)
+
+pytestmark = pytest.mark.container
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_air_gapped_build_needs_no_network(cpu_image: str) -> None:
+    """With --offline every wheel comes from the wheelhouse; --network none proves it.
+
+    The apt layers (Debian's python3) are not pip's business: they come from the cache
+    that ``cpu_image`` filled, which is why this test depends on it.
+    """
+    wheelhouse = ensure_offline_wheelhouse(ROOT)
+    with state_lock("build"):
+        started = time.monotonic()
+        reference = build_image(
+            "cpu",
+            tag="sagemaker-embeddings-test:offline",
+            wheelhouse=wheelhouse,
+            offline=True,
+            network="none",
+        )
+        print(f"air-gapped build: {time.monotonic() - started:.0f} s")
+    with run_container(reference) as container:
+        wait_for_ping(container)
+        answer = post_json(f"{container.url}/invocations", {"inputs": "offline"})
+        assert isinstance(answer, list)
+        assert len(answer[0]) == 384
+
+
+def test_gpu_build_refuses_a_cpu_torch(docker_engine: None, wheelhouse: Path) -> None:
+    """The GPU flavor's steps run up to torch, which must be a CUDA build.
+
+    The CUDA bases cannot be pulled here, so the stand-in Debian base plays both and
+    the wheelhouse offers only the CPU torch: the build has to stop there rather than
+    produce an image whose tag claims CUDA.
+    """
+    stand_in = {"BASE_IMAGE": "debian:bookworm-slim", "BUILDER_IMAGE": "debian:bookworm-slim"}
+    with state_lock("build"), pytest.raises(BuildError, match="gpu flavor failed"):
+        build_image(
+            "gpu",
+            tag="sagemaker-embeddings-test:gpu-guard",
+            wheelhouse=wheelhouse,
+            extra_build_args=stand_in,
+            quiet=True,
+        )
