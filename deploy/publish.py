@@ -108,9 +108,15 @@ def _targets(args: argparse.Namespace) -> tuple[Target, ...]:
     targets: list[Target] = []
     for name in dict.fromkeys(names):
         region = catalog.region(name)
-        registry = args.registry.format(
-            account=region.account, region=region.name, dns_suffix=region.dns_suffix
-        )
+        try:
+            registry = args.registry.format(
+                account=region.account, region=region.name, dns_suffix=region.dns_suffix
+            )
+        except (KeyError, IndexError, ValueError) as error:
+            raise PublishError(
+                f"--registry {args.registry!r}: bad placeholder {error}; "
+                "use {account}, {region} and {dns_suffix}"
+            ) from None
         host = registry.split("/", 1)[0]
         login = args.login == "always" or (args.login == "auto" and is_ecr_host(host))
         targets.append(Target(name, registry, login))
@@ -145,13 +151,14 @@ def describe(plan: Plan) -> list[str]:
                 )
             if t.login:
                 lines.append(f"login  {t.host} (ECR GetAuthorizationToken in {t.region})")
-    for image in plan.images:
-        if "build" in plan.steps:
+    if "build" in plan.steps:
+        for image in plan.images:
             source = image.source or plan.local_reference(image)
             if image.source is None:
                 lines.append(f"build  {image.flavor} flavor from container/ as {source}")
             lines += [f"tag    {source} -> {plan.reference(t, image)}" for t in plan.targets]
-        if "push" in plan.steps:
+    if "push" in plan.steps:
+        for image in plan.images:
             lines += [f"push   {plan.reference(t, image)}" for t in plan.targets]
     return lines
 
@@ -167,14 +174,15 @@ def execute(plan: Plan, docker: Docker, say: Callable[[str], None] = print) -> l
             if t.login:
                 ecr_login(t.region, t.host, docker)
                 say(f"logged in to {t.host}")
-    pushed: list[Pushed] = []
-    for image in plan.images:
-        if "build" in plan.steps:
+    if "build" in plan.steps:  # every image is built before anything is pushed
+        for image in plan.images:
             local = image.source or _build(plan, image, say)
             for t in plan.targets:
                 docker.tag(local, plan.reference(t, image))
                 say(f"tagged {local} as {plan.reference(t, image)}")
-        if "push" in plan.steps:
+    pushed: list[Pushed] = []
+    if "push" in plan.steps:
+        for image in plan.images:
             pushed += [_push(plan.reference(t, image), image, t, docker, say) for t in plan.targets]
     return pushed
 

@@ -39,11 +39,12 @@ def test_dry_run_prints_every_action_in_order(capsys: pytest.CaptureFixture[str]
         f"build  cpu flavor from container/ as sagemaker-embeddings:{CPU_TAG}",
         f"tag    sagemaker-embeddings:{CPU_TAG} -> {US}/sagemaker-embeddings:{CPU_TAG}",
         f"tag    sagemaker-embeddings:{CPU_TAG} -> {CN}/sagemaker-embeddings:{CPU_TAG}",
-        f"push   {US}/sagemaker-embeddings:{CPU_TAG}",
-        f"push   {CN}/sagemaker-embeddings:{CPU_TAG}",
         f"build  gpu flavor from container/ as sagemaker-embeddings:{GPU_TAG}",
         f"tag    sagemaker-embeddings:{GPU_TAG} -> {US}/sagemaker-embeddings:{GPU_TAG}",
         f"tag    sagemaker-embeddings:{GPU_TAG} -> {CN}/sagemaker-embeddings:{GPU_TAG}",
+        # nothing is pushed before every flavor has built
+        f"push   {US}/sagemaker-embeddings:{CPU_TAG}",
+        f"push   {CN}/sagemaker-embeddings:{CPU_TAG}",
         f"push   {US}/sagemaker-embeddings:{GPU_TAG}",
         f"push   {CN}/sagemaker-embeddings:{GPU_TAG}",
     ]
@@ -107,6 +108,10 @@ def test_registry_template_and_login_policy(capsys: pytest.CaptureFixture[str]) 
             "Unknown region 'eu-west-9'",
         ),
         (["--flavor", "cpu", "--region", ""], "No region given"),
+        (
+            ["--flavor", "cpu", "--region", "us-east-1", "--registry", "{acount}.example"],
+            "bad placeholder 'acount'; use {account}, {region} and {dns_suffix}",
+        ),
     ],
 )
 def test_plan_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
