@@ -101,6 +101,8 @@ def start_toolkit(
         LOG_LOCATION=str(workdir / "logs"),
         METRICS_LOCATION=str(workdir / "logs"),
         SAGEMAKER_STARTUP_TIMEOUT=str(int(ready_timeout)),
+        DTYPE="float32",  # as the in-process native engine (tests/toolkit/conftest.py)
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
     )
     full_env.update(env)
     log_path = workdir / "serve.log"
