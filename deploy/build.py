@@ -273,6 +273,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--network", default="host", help="network for RUN steps ('' for the engine default)"
     )
     parser.add_argument("--no-cache", action="store_true", help="rebuild every layer")
+    parser.add_argument("--docker", default="docker", help="the docker CLI to run")
     parser.add_argument(
         "--build-arg",
         action="append",
@@ -295,6 +296,7 @@ def run(args: argparse.Namespace) -> int:
             network=args.network or None,
             extra_build_args=extra,
             no_cache=args.no_cache,
+            docker=args.docker,
         )
     except BuildError as error:
         print(f"sagemaker-embeddings build: {error}", file=sys.stderr)
