@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -63,6 +64,32 @@ class RunningServer:
         return int(self.process.returncode)
 
 
+def run_to_exit(
+    extra_env: dict[str, str], workdir: Path, timeout: float = 120
+) -> tuple[int, str, bool]:
+    """Run `serve` expecting it to stop by itself: (exit code, log, ever answered /ping)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    process = subprocess.Popen(
+        [SERVE],
+        env=server_env(extra_env, workdir / "opt-ml", port),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    answered = False
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            answered |= httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200
+        time.sleep(0.2)
+    if process.poll() is None:
+        process.kill()
+    output = process.communicate(timeout=30)[0].decode(errors="replace")
+    return int(process.returncode), output, answered
+
+
 def server_env(extra: dict[str, str], base_dir: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _MODEL_VARIABLES}
     env.update(
@@ -81,7 +108,10 @@ def server_env(extra: dict[str, str], base_dir: Path, port: int) -> dict[str, st
 
 
 def start_server(
-    extra_env: dict[str, str], workdir: Path, ready_timeout: float = 180
+    extra_env: dict[str, str],
+    workdir: Path,
+    ready_timeout: float = 180,
+    args: tuple[str, ...] = (),
 ) -> RunningServer:
     """Start `serve`, wait (bounded) for /ping to answer 200, or raise with the log."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -90,8 +120,9 @@ def start_server(
     started = time.monotonic()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [SERVE],
+            [SERVE, *args],
             env=server_env(extra_env, workdir / "opt-ml", port),
+            stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

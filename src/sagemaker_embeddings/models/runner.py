@@ -101,6 +101,14 @@ class ModelRunner:
 
         # Progress bars are for notebooks; a server logs one line per model instead.
         transformers.utils.logging.disable_progress_bar()
+        needs_own_code = (
+            self.spec.ships_code and self.spec.model_type not in transformers.CONFIG_MAPPING
+        )
+        if needs_own_code and not settings.trust_remote_code:
+            raise ModelLoadError(
+                f"{source.model_id} needs its own model code (auto_map in config.json); "
+                "set TRUST_REMOTE_CODE=true to run it"
+            )
         auto_class: Any = {
             "embed": transformers.AutoModel,
             "sparse": transformers.AutoModelForMaskedLM,

@@ -69,6 +69,7 @@ class ModelSpec:
     normalize_module: bool = False
     prompts: dict[str, str] = field(default_factory=dict)
     default_prompt: str | None = None
+    ships_code: bool = False  # config.json has an auto_map pointing at the model's own code
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -117,6 +118,7 @@ def detect(model_dir: Path, settings: Settings) -> ModelSpec:
         normalize_module=any("Normalize" in str(m.get("type", "")) for m in modules),
         prompts=prompts,
         default_prompt=_default_prompt(prompts, prompts_config, settings),
+        ships_code=bool(config.get("auto_map")),
     )
 
 

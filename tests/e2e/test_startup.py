@@ -1,0 +1,138 @@
+"""Where the model comes from, settings from env and flags, and start-up failures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.reference import assert_close_rows, st_encode
+from tests.server_harness import run_to_exit, start_server
+
+ModelDirs = Callable[[str], Path]
+
+
+def test_sagemaker_model_dir_is_used(tmp_path: Path, model_dirs: ModelDirs) -> None:
+    base = tmp_path / "ml"
+    shutil.copytree(model_dirs("bert"), base / "model")  # where SageMaker extracts model.tar.gz
+    server = start_server({"SAGEMAKER_BASE_DIR": str(base)}, tmp_path / "run")
+    try:
+        assert httpx.get(f"{server.url}/info").json()["model_id"] == str(base / "model")
+        vectors = httpx.post(f"{server.url}/invocations", json={"inputs": "hi"}).json()
+        assert_close_rows(vectors, st_encode(model_dirs("bert"), ["hi"], normalize_embeddings=True))
+    finally:
+        server.stop()
+
+
+def test_hub_id_from_prefilled_cache(tmp_path: Path, model_dirs: ModelDirs) -> None:
+    """HF_MODEL_ID as a hub id goes through huggingface_hub; offline, the cache serves it."""
+    cache = tmp_path / "hub"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / "models--acme--tiny-bert"
+    shutil.copytree(model_dirs("bert"), repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    server = start_server(
+        {
+            "HF_MODEL_ID": "acme/tiny-bert",
+            "HUGGINGFACE_HUB_CACHE": str(cache),
+            "HF_HUB_OFFLINE": "1",
+            "HF_TOKEN": "hf_secret_value",
+        },
+        tmp_path / "run",
+    )
+    try:
+        info = httpx.get(f"{server.url}/info")
+        assert info.json()["model_id"] == "acme/tiny-bert"
+        assert "hf_secret_value" not in info.text
+        assert "hf_secret_value" not in server.log()
+    finally:
+        server.stop()
+
+
+def test_flags_override_environment(tmp_path: Path) -> None:
+    server = start_server(
+        {"MAX_CLIENT_BATCH_SIZE": "5", "MAX_BATCH_TOKENS": "4096"},
+        tmp_path,
+        args=("serve", "--max-client-batch-size", "2", "--pooling", "cls"),
+    )
+    try:
+        info = httpx.get(f"{server.url}/info").json()
+        assert info["max_client_batch_size"] == 2
+        assert info["max_batch_tokens"] == 4096
+        assert info["model_type"] == {"embedding": {"pooling": "cls"}}
+        over = httpx.post(f"{server.url}/embed", json={"inputs": ["a", "b", "c"]})
+        assert over.status_code == 422
+        assert "2" in over.json()["error"]
+        log = server.log()
+        startup = [line for line in log.splitlines() if "load_seconds=" in line]
+        assert len(startup) == 1
+        for field in (
+            "model=",
+            "task=embed",
+            "pooling=cls",
+            "dtype=float32",
+            "device=cpu",
+            "max_input_length=256",
+        ):
+            assert field in startup[0]
+    finally:
+        server.stop()
+
+
+def _broken_models(root: Path, good: Path) -> dict[str, tuple[Path, str]]:
+    unknown = root / "unknown"
+    shutil.copytree(good, unknown)
+    config = json.loads((unknown / "config.json").read_text())
+    (unknown / "config.json").write_text(
+        json.dumps({**config, "model_type": "no-such-model", "architectures": ["NoSuchModel"]})
+    )
+    corrupt = root / "corrupt"
+    shutil.copytree(good, corrupt)
+    (corrupt / "model.safetensors").write_bytes(b"\x00" * 64)
+    remote = root / "remote"
+    shutil.copytree(good, remote)
+    # A model type transformers does not know, whose code ships with the model.
+    (remote / "config.json").write_text(
+        json.dumps(
+            {
+                **config,
+                "model_type": "acme-custom-bert",
+                "architectures": ["CustomModel"],
+                "auto_map": {
+                    "AutoConfig": "configuration_custom.CustomConfig",
+                    "AutoModel": "modeling_custom.CustomModel",
+                },
+            }
+        )
+    )
+    missing = root / "missing"
+    shutil.copytree(good, missing)
+    (missing / "model.safetensors").unlink()
+    return {
+        "unknown architecture": (unknown, "no-such-model"),
+        "corrupt safetensors": (corrupt, "cannot load"),
+        "remote code": (remote, "trust_remote_code"),
+        "missing weights": (missing, "cannot load"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["unknown architecture", "corrupt safetensors", "remote code", "missing weights"]
+)
+def test_model_that_fails_to_load_stops_startup(
+    tmp_path: Path, model_dirs: ModelDirs, case: str
+) -> None:
+    path, expected = _broken_models(tmp_path / "models", model_dirs("bert"))[case]
+    code, log, answered = run_to_exit({"HF_MODEL_ID": str(path)}, tmp_path / "run")
+    assert code == 1
+    assert not answered
+    errors = [line for line in log.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, log
+    assert "cannot start:" in errors[0]
+    assert expected.lower() in errors[0].lower(), errors[0]
+    assert "Traceback" not in log
