@@ -65,7 +65,10 @@ def native() -> Iterator[NativeFactory]:
             async def call() -> Answer:
                 try:
                     response = await invoke(
-                        engine, body, content_type=content_type, accept=accept,
+                        engine,
+                        body,
+                        content_type=content_type,
+                        accept=accept,
                         custom_attributes=attributes,
                     )
                 except ServingError as exc:

@@ -22,10 +22,26 @@ SERVE = str(Path(sys.executable).parent / "serve")
 READY_LINE = "toolkit mode ready"
 # Variables of the developer's shell that would change what the server does.
 _CLEARED = (
-    "HF_MODEL_ID", "MODEL_ID", "HF_MODEL_REVISION", "REVISION", "POOLING", "TASK", "DTYPE",
-    "SAGEMAKER_BIND_TO_PORT", "PORT", "API_KEY", "PAYLOAD_LIMIT", "SAGEMAKER_MAX_PAYLOAD_IN_MB",
-    "SAGEMAKER_MULTI_MODEL", "SERVING_MODE", "SAGEMAKER_PROGRAM", "SAGEMAKER_MODEL_SERVER_WORKERS",
-    "MEMORY_HEADROOM_MB", "LOG_LOCATION", "METRICS_LOCATION", "OMP_NUM_THREADS",
+    "HF_MODEL_ID",
+    "MODEL_ID",
+    "HF_MODEL_REVISION",
+    "REVISION",
+    "POOLING",
+    "TASK",
+    "DTYPE",
+    "SAGEMAKER_BIND_TO_PORT",
+    "PORT",
+    "API_KEY",
+    "PAYLOAD_LIMIT",
+    "SAGEMAKER_MAX_PAYLOAD_IN_MB",
+    "SAGEMAKER_MULTI_MODEL",
+    "SERVING_MODE",
+    "SAGEMAKER_PROGRAM",
+    "SAGEMAKER_MODEL_SERVER_WORKERS",
+    "MEMORY_HEADROOM_MB",
+    "LOG_LOCATION",
+    "METRICS_LOCATION",
+    "OMP_NUM_THREADS",
 )
 
 
@@ -129,5 +145,3 @@ def start_toolkit(
         time.sleep(0.25)
     server.stop()
     raise RuntimeError(f"toolkit did not become ready in {ready_timeout}s:\n{server.log()[-4000:]}")
-
-

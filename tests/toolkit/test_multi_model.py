@@ -18,7 +18,7 @@ from tests.toolkit.harness import ToolkitServer, copy_minilm, start_toolkit
 
 TARGET = "X-Amzn-SageMaker-Target-Model"
 # transform_fn with context: cosine similarity of a query to documents, one JSON answer.
-TRANSFORM_PY = '''
+TRANSFORM_PY = """
 import json
 
 import numpy as np
@@ -29,7 +29,7 @@ def transform_fn(model, input_data, content_type, accept, context):
     vectors = np.asarray(model.embed([request["query"], *request["documents"]]))
     scores = vectors[1:] @ vectors[0]
     return json.dumps({"model": context.model_name, "scores": scores.tolist()}), "application/json"
-'''
+"""
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from tests.toolkit.harness import ToolkitServer, copy_minilm, start_toolkit
 
 # CSV in (one text per row, a header row named "text"); custom JSON out. input_fn takes
 # the context, output_fn does not: both forms are accepted.
-INFERENCE_PY = '''
+INFERENCE_PY = """
 import csv
 import io
 import json
@@ -37,7 +37,7 @@ def input_fn(input_data, content_type, context):
 def output_fn(prediction, accept):
     body = {"embeddings": prediction, "count": len(prediction), "dimensions": len(prediction[0])}
     return json.dumps(body), "application/vnd.example+json"
-'''
+"""
 CUSTOM = "application/vnd.example+json"
 
 

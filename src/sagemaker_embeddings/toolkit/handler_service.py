@@ -120,8 +120,11 @@ def _phrase(status: int) -> str:
 
 
 def _hook_names(hooks: UserHooks) -> str:
-    names = [n for n in ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn")
-             if getattr(hooks, n) is not None]
+    names = [
+        n
+        for n in ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn")
+        if getattr(hooks, n) is not None
+    ]
     return ", ".join(names) or "none"
 
 

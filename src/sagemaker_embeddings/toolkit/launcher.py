@@ -26,6 +26,8 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
+from pydantic import AliasChoices, SecretStr
+
 from sagemaker_embeddings.settings import Settings
 from sagemaker_embeddings.toolkit.mode import management_url
 
@@ -113,6 +115,7 @@ def mms_properties(settings: Settings) -> str:
 
 def mms_environment(settings: Settings, workdir: Path) -> dict[str, str]:
     env = dict(os.environ)
+    env.update(settings_environment(settings))
     # MMS keeps its pid file and worker sockets in the temp dir: a private one lets
     # several servers share a host.
     tmp = workdir / "tmp"
@@ -125,6 +128,22 @@ def mms_environment(settings: Settings, workdir: Path) -> dict[str, str]:
     workers = settings.model_server_workers or (1 if settings.multi_model else cores)
     env.setdefault("OMP_NUM_THREADS", str(max(1, cores // workers)))
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return env
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The settings given to ``serve`` (flags included) as env vars: MMS workers are
+    separate processes that build their Settings from the environment they inherit."""
+    env: dict[str, str] = {}
+    for name in sorted(settings.model_fields_set):
+        value = getattr(settings, name)
+        alias = Settings.model_fields[name].validation_alias
+        if value is None or not isinstance(alias, AliasChoices):
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        env[str(alias.choices[0])] = text
     return env
 
 
@@ -162,7 +181,7 @@ def _wait_until_loaded(process: subprocess.Popen[bytes], settings: Settings) -> 
 
 
 def _probe(base_url: str, timeout: float) -> str:
-    """"ready" (our handler answered), "missing" (MMS has no such model), or "loading"."""
+    """ "ready" (our handler answered), "missing" (MMS has no such model), or "loading"."""
     request = urllib.request.Request(
         f"{base_url}/invocations", data=b"", headers={"Content-Type": "application/json"}
     )
