@@ -43,6 +43,7 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path
         "classifier": lambda p: mf.cross_encoder(p, 3),
         "splade": mf.splade,
         "short-positions": mf.short_position_embedder,
+        "single-segment": mf.single_segment_reranker,
     }
     built: dict[str, Path] = {}
 

@@ -223,12 +223,22 @@ def splade(target: Path) -> Path:
 
 
 def short_position_embedder(target: Path) -> Path:
-    """Claims 128 tokens but has 16 positions: long inputs fail inside the forward pass."""
+    """Claims 128 tokens but has 16 positions: its warm-up pass fails, so it must not serve."""
     from transformers import BertModel
 
     _save(_seeded(lambda: BertModel(bert_config(max_position_embeddings=16))), target)
     add_sentence_transformers_files(target, "mean", max_seq_length=128)
     return target
+
+
+def single_segment_reranker(target: Path) -> Path:
+    """A reranker with one token type: single texts work, (query, text) pairs fail at run time."""
+    from transformers import BertForSequenceClassification
+
+    config = bert_config(
+        num_labels=1, type_vocab_size=1, id2label={0: "score"}, label2id={"score": 0}
+    )
+    return _save(_seeded(lambda: BertForSequenceClassification(config)), target)
 
 
 def copy_minilm(target: Path) -> Path:

@@ -84,7 +84,7 @@ def test_flags_override_environment(tmp_path: Path) -> None:
         server.stop()
 
 
-def _broken_models(root: Path, good: Path) -> dict[str, tuple[Path, str]]:
+def _broken_models(root: Path, good: Path, short_positions: Path) -> dict[str, tuple[Path, str]]:
     unknown = root / "unknown"
     shutil.copytree(good, unknown)
     config = json.loads((unknown / "config.json").read_text())
@@ -114,6 +114,7 @@ def _broken_models(root: Path, good: Path) -> dict[str, tuple[Path, str]]:
     shutil.copytree(good, missing)
     (missing / "model.safetensors").unlink()
     return {
+        "too few positions": (short_positions, "warm-up"),
         "unknown architecture": (unknown, "no-such-model"),
         "corrupt safetensors": (corrupt, "cannot load"),
         "remote code": (remote, "trust_remote_code"),
@@ -122,12 +123,20 @@ def _broken_models(root: Path, good: Path) -> dict[str, tuple[Path, str]]:
 
 
 @pytest.mark.parametrize(
-    "case", ["unknown architecture", "corrupt safetensors", "remote code", "missing weights"]
+    "case",
+    [
+        "too few positions",
+        "unknown architecture",
+        "corrupt safetensors",
+        "remote code",
+        "missing weights",
+    ],
 )
 def test_model_that_fails_to_load_stops_startup(
     tmp_path: Path, model_dirs: ModelDirs, case: str
 ) -> None:
-    path, expected = _broken_models(tmp_path / "models", model_dirs("bert"))[case]
+    broken = _broken_models(tmp_path / "models", model_dirs("bert"), model_dirs("short-positions"))
+    path, expected = broken[case]
     code, log, answered = run_to_exit({"HF_MODEL_ID": str(path)}, tmp_path / "run")
     assert code == 1
     assert not answered

@@ -24,6 +24,7 @@ from sagemaker_embeddings.engine.tokenize import Direction, InputTokenizer, Text
 from sagemaker_embeddings.engine.worker import InferenceWorker
 from sagemaker_embeddings.errors import (
     EmptyInput,
+    ModelLoadError,
     ServingError,
     ValidationFailed,
     WrongModelType,
@@ -119,7 +120,13 @@ class Engine:
         """One forward pass of the longest input the server accepts (allocations, kernels)."""
         length = min(self.spec.max_input_length, self.settings.max_batch_tokens)
         ids = [[0] * length]
-        self.runner.forward(self.runner.collate(ids, ids), [False])
+        try:
+            self.runner.forward(self.runner.collate(ids, ids), [False])
+        # Start-up boundary: a model that cannot run its own maximum length must not serve.
+        except Exception as exc:
+            raise ModelLoadError(
+                f"the warm-up forward pass of {length} tokens failed: {type(exc).__name__}: {exc}"
+            ) from exc
 
     @property
     def healthy(self) -> bool:

@@ -100,7 +100,7 @@ class ModelRunner:
         import transformers
 
         # Progress bars are for notebooks; a server logs one line per model instead.
-        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         needs_own_code = (
             self.spec.ships_code and self.spec.model_type not in transformers.CONFIG_MAPPING
         )
