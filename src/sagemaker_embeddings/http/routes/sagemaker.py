@@ -102,7 +102,16 @@ async def run_payloads(
         if accept != "application/json":
             response = _reencode(response, accept)
     else:
-        responses = await asyncio.gather(*(handler(body, engine) for body in bodies))
+        # A batch-transform body may hold thousands of records: admit them in waves
+        # (the batcher still packs each wave into full forward passes) instead of
+        # refusing the whole body with 429.
+        slots = asyncio.Semaphore(max(1, engine.settings.max_concurrent_requests // 2))
+
+        async def answer(body: BaseModel) -> Response:
+            async with slots:
+                return await handler(body, engine)
+
+        responses = await asyncio.gather(*(answer(body) for body in bodies))
         merged = encode_records([bytes(r.body) for r in responses], accept)
         response = Response(merged, media_type=accept)
     return response
