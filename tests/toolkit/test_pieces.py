@@ -80,9 +80,9 @@ def test_mms_properties_follow_settings(tmp_path: Path) -> None:
     assert "management_address=http://127.0.0.1:23456\n" in single
     assert "max_request_size=10485760\n" in single
     assert "default_service_handler=sagemaker_embeddings.toolkit.handler_service:handle\n" in single
-    assert "default_workers_per_model" not in single  # MMS's default: one per CPU
-    multi = mms_properties(_settings(tmp_path, multi_model=True))
-    assert "default_workers_per_model=1\n" in multi
+    assert "default_workers_per_model=1\n" in single  # not MMS's one per core
+    workers = mms_properties(_settings(tmp_path, model_server_workers=3))
+    assert "default_workers_per_model=3\n" in workers
 
 
 def test_flags_reach_the_workers_as_env(monkeypatch: pytest.MonkeyPatch) -> None:

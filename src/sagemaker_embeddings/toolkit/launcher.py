@@ -105,9 +105,7 @@ def mms_properties(settings: Settings) -> str:
         "default_response_timeout": settings.model_server_timeout,
         "max_request_size": settings.effective_payload_limit,
     }
-    workers = settings.model_server_workers or (1 if settings.multi_model else None)
-    if workers is not None:
-        values["default_workers_per_model"] = workers
+    values["default_workers_per_model"] = worker_count(settings)
     if settings.model_server_vmargs:
         values["vmargs"] = settings.model_server_vmargs
     return "".join(f"{key}={value}\n" for key, value in values.items())
@@ -125,10 +123,17 @@ def mms_environment(settings: Settings, workdir: Path) -> dict[str, str]:
     env.setdefault("METRICS_LOCATION", str(workdir / "logs"))
     # MMS sets OMP_NUM_THREADS=1 in each worker unless given: share the cores instead.
     cores = os.cpu_count() or 1
-    workers = settings.model_server_workers or (1 if settings.multi_model else cores)
-    env.setdefault("OMP_NUM_THREADS", str(max(1, cores // workers)))
+    env.setdefault("OMP_NUM_THREADS", str(max(1, cores // worker_count(settings))))
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     return env
+
+
+def worker_count(settings: Settings) -> int:
+    """One worker unless SAGEMAKER_MODEL_SERVER_WORKERS says otherwise (MMS's own default
+    is one per core). The engine already batches concurrent requests and uses every core
+    in one process; more workers copy the model and compete for the same cores
+    (bench/toolkit_vs_native.py: 2 workers gave half the throughput of 1 on 2 cores)."""
+    return settings.model_server_workers or 1
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
