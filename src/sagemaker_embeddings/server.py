@@ -49,7 +49,7 @@ def serve(settings: Settings) -> int:
         return 1
     config = uvicorn.Config(
         create_app(settings, engine),
-        host=settings.hostname,
+        host=settings.listen_address,
         port=settings.port,
         log_config=None,
         access_log=False,

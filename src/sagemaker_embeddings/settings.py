@@ -67,7 +67,7 @@ class Settings(BaseSettings):
 
     # --- HTTP ------------------------------------------------------------------
     # Not `HOSTNAME`: Docker sets that to the container id.
-    hostname: str = Field("0.0.0.0", validation_alias=_env("LISTEN_ADDRESS"))
+    listen_address: str = Field("0.0.0.0", validation_alias=_env("LISTEN_ADDRESS"))
     port: int = Field(8080, ge=1, le=65535, validation_alias=_env("SAGEMAKER_BIND_TO_PORT", "PORT"))
     payload_limit: int = Field(
         SAGEMAKER_PAYLOAD_LIMIT, ge=1, validation_alias=_env("PAYLOAD_LIMIT")
