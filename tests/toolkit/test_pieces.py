@@ -74,7 +74,7 @@ def test_no_inference_py_means_no_hooks(tmp_path: Path) -> None:
 
 def test_mms_properties_follow_settings(tmp_path: Path) -> None:
     single = mms_properties(
-        _settings(tmp_path, hostname="127.0.0.1", port=23456, sagemaker_max_payload_in_mb=10)
+        _settings(tmp_path, listen_address="127.0.0.1", port=23456, sagemaker_max_payload_in_mb=10)
     )
     assert "inference_address=http://127.0.0.1:23456\n" in single
     assert "management_address=http://127.0.0.1:23456\n" in single

@@ -51,7 +51,7 @@ def run_toolkit(settings: Settings) -> int:
     try:
         if not settings.multi_model and not _wait_until_loaded(process, settings):
             return 1
-        code = process.wait()
+        code = _wait_reaping(process)
         # Ended by our SIGTERM (SageMaker stopping the container): a clean exit.
         return 0 if stopping else code
     finally:
@@ -93,7 +93,7 @@ def mms_command(settings: Settings, model_dir: Path, workdir: Path) -> list[str]
 
 
 def mms_properties(settings: Settings) -> str:
-    address = f"http://{settings.hostname}:{settings.port}"
+    address = f"http://{settings.listen_address}:{settings.port}"
     values: dict[str, object] = {
         "inference_address": address,
         # SageMaker calls /models on the same port as /invocations.
@@ -203,6 +203,19 @@ def _probe(base_url: str, timeout: float) -> str:
         return "missing" if exc.code == 404 else "loading"
     except (urllib.error.URLError, OSError):
         return "loading"
+
+
+def _wait_reaping(process: subprocess.Popen[bytes]) -> int:
+    """Wait for MMS and reap every other child meanwhile: as the image's PID 1, serve
+    inherits MMS workers orphaned by a dying Java process, which would stay zombies."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return process.wait()
+        if pid == process.pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return process.returncode
 
 
 def _forward_signals(process: subprocess.Popen[bytes]) -> list[int]:

@@ -30,5 +30,7 @@ def toolkit_requested(settings: Settings) -> bool:
 
 def management_url(settings: Settings) -> str:
     """Where this host reaches MMS's management API (the same port as /invocations)."""
-    host = "127.0.0.1" if settings.hostname in ("0.0.0.0", "::", "") else settings.hostname
+    host = settings.listen_address
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
     return f"http://{host}:{settings.port}"
