@@ -145,6 +145,8 @@ def test_tokenize_and_decode(client: httpx.Client) -> None:
     assert [t["id"] for t in tokens] == [101, 7592, 2088, 102]
     assert tokens[1] == {"id": 7592, "text": "Hello", "special": False, "start": 0, "stop": 5}
     assert tokens[0]["special"] is True
+    bare = client.post("/tokenize", json={"inputs": ["Hello world"], "add_special_tokens": False})
+    assert [t["id"] for t in bare.json()[0]] == [7592, 2088]
     decoded = client.post("/decode", json={"ids": [101, 7592, 2088, 102]}).json()
     assert decoded == ["hello world"]
     with_special = client.post(

@@ -159,6 +159,8 @@ def test_splade_matches_formula(server_factory: ServerFactory, model_dirs: Model
         dense[item["index"]] = item["value"]
     assert np.flatnonzero(dense).tolist() == np.flatnonzero(expected).tolist()
     assert np.allclose(dense, expected, atol=1e-4)
+    direct = httpx.post(f"{server.url}/embed_sparse", json={"inputs": [TEXTS[0]]}).json()
+    assert direct == [sparse]
     assert httpx.post(f"{server.url}/embed_all", json={"inputs": "x"}).status_code == 424
 
 
