@@ -74,10 +74,12 @@ def choose_dtype(
     return torch.bfloat16 if flags & _BF16_CPU_FLAGS else torch.float32
 
 
-def _attention_implementation(device: torch.device) -> str:
+def attention_candidates(device: torch.device) -> list[str]:
+    """Fastest first; a model whose architecture lacks one falls back to the next."""
+    candidates = ["sdpa", "eager"]
     if device.type == "cuda" and importlib.util.find_spec("flash_attn") is not None:
-        return "flash_attention_2"
-    return "sdpa"
+        candidates.insert(0, "flash_attention_2")
+    return candidates
 
 
 class ModelRunner:
@@ -120,17 +122,25 @@ class ModelRunner:
             "trust_remote_code": settings.trust_remote_code,
             "use_safetensors": None if settings.allow_pickle_weights else True,
         }
-        attention = _attention_implementation(self.device)
-        try:
+        *preferred, last = attention_candidates(self.device)
+        for attention in preferred:
             try:
-                model = auto_class.from_pretrained(
-                    source.path, attn_implementation=attention, **kwargs
-                )
-            except ValueError as exc:
-                if "attn_implementation" not in str(exc) and "SDPA" not in str(exc):
+                return self._from_pretrained(auto_class, source, attention, kwargs)
+            except ModelLoadError as exc:
+                # transformers refuses an attention kind an architecture lacks with a
+                # ValueError naming it; anything else is a real load failure.
+                if not isinstance(exc.__cause__, ValueError) or "attention" not in str(exc).lower():
                     raise
-                logger.warning("%s unsupported here (%s); using eager attention", attention, exc)
-                model = auto_class.from_pretrained(source.path, **kwargs)
+                logger.warning(
+                    "%s attention unavailable (%s); trying the next kind", attention, exc
+                )
+        return self._from_pretrained(auto_class, source, last, kwargs)
+
+    def _from_pretrained(
+        self, auto_class: Any, source: ModelSource, attention: str, kwargs: dict[str, Any]
+    ) -> torch.nn.Module:
+        try:
+            model = auto_class.from_pretrained(source.path, attn_implementation=attention, **kwargs)
         # Start-up boundary: whatever transformers raises becomes one clear message.
         except Exception as exc:
             raise ModelLoadError(f"cannot load {source.model_id}: {exc}") from exc
