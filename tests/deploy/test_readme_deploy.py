@@ -70,7 +70,6 @@ def test_readme_flow_in_local_mode(image_uri: str, model_data: str) -> None:
     model = HuggingFaceModel(
         image_uri=image_uri,
         model_data=model_data,
-        env={"HF_MODEL_ID": "/opt/ml/model"},
         role="arn:aws:iam::111111111111:role/dummy",
         sagemaker_session=session,
         code_location="s3://any-bucket/prefix",  # keeps the SDK from looking up a bucket
