@@ -1,0 +1,79 @@
+"""The MME flow in the CPU image: `docker run IMAGE serve` with SAGEMAKER_MULTI_MODEL=true
+and models under /opt/ml/models, as SageMaker runs it.
+
+The image comes from the shared Docker harness (built from this working tree). Until
+the image carries a JRE and the toolkit packages, the test skips and says so. Set
+TOOLKIT_TEST_IMAGE to run it against another image (e.g. one built by hand).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests import model_factory
+from tests.docker_harness import docker, get_json, http_status, post_json, run_container
+
+pytestmark = pytest.mark.container
+DOCKERFILE = Path(__file__).parents[2] / "container" / "Dockerfile"
+
+
+@pytest.fixture(scope="module")
+def toolkit_image(request: pytest.FixtureRequest) -> str:
+    image = os.environ.get("TOOLKIT_TEST_IMAGE")
+    if not image:
+        if "multi-model-server" not in DOCKERFILE.read_text():
+            pytest.skip("container/Dockerfile does not install toolkit mode (JRE + MMS) yet")
+        image = str(request.getfixturevalue("cpu_image"))
+    probe = docker("run", "--rm", "--entrypoint", "sh", image, "-c",
+                   "command -v java && python -c 'import mms, sagemaker_inference'", check=False)
+    if "java" not in probe:
+        pytest.skip(f"{image} has no JRE or toolkit packages (toolkit mode not in this image)")
+    return image
+
+
+def _status(method: str, url: str, body: bytes | None = None) -> int:
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_mme_in_container(toolkit_image: str, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    # SageMaker extracts each model.tar.gz under /opt/ml/models/<id>/model.
+    shutil.copytree(model_factory.minilm_dir(), models / "minilm" / "model")
+    model_factory.cross_encoder(models / "reranker" / "model", 1)
+    env = {"SAGEMAKER_MULTI_MODEL": "true"}
+    with run_container(toolkit_image, env=env, volumes={models: "/opt/ml/models"}) as container:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # MMS answers /ping once the frontend is up
+            if http_status(f"{container.url}/ping") == 200:
+                break
+            time.sleep(0.5)
+        for name in ("minilm", "reranker"):
+            load = {"model_name": name, "url": f"/opt/ml/models/{name}/model"}
+            assert post_json(f"{container.url}/models", load, timeout=180)
+        listed = get_json(f"{container.url}/models")
+        assert {m["modelName"] for m in listed["models"]} == {"minilm", "reranker"}  # type: ignore[index]
+        vectors = post_json(f"{container.url}/models/minilm/invoke", {"inputs": ["a", "b"]})
+        assert len(vectors) == 2  # type: ignore[arg-type]
+        assert len(vectors[0]) == 384  # type: ignore[index]
+        ranks = post_json(
+            f"{container.url}/models/reranker/invoke", {"query": "q", "texts": ["x", "y"]}
+        )
+        assert sorted(r["index"] for r in ranks) == [0, 1]  # type: ignore[union-attr]
+        again = b'{"model_name": "minilm", "url": "/opt/ml/models/minilm/model"}'
+        assert _status("POST", f"{container.url}/models", again) == 409
+        assert _status("DELETE", f"{container.url}/models/reranker") == 200
+        gone = b'{"query": "q", "texts": ["x"]}'
+        assert _status("POST", f"{container.url}/models/reranker/invoke", gone) == 404
