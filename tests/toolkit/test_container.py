@@ -31,8 +31,16 @@ def toolkit_image(request: pytest.FixtureRequest) -> str:
         if "multi-model-server" not in DOCKERFILE.read_text():
             pytest.skip("container/Dockerfile does not install toolkit mode (JRE + MMS) yet")
         image = str(request.getfixturevalue("cpu_image"))
-    probe = docker("run", "--rm", "--entrypoint", "sh", image, "-c",
-                   "command -v java && python -c 'import mms, sagemaker_inference'", check=False)
+    probe = docker(
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        image,
+        "-c",
+        "command -v java && python -c 'import mms, sagemaker_inference'",
+        check=False,
+    )
     if "java" not in probe:
         pytest.skip(f"{image} has no JRE or toolkit packages (toolkit mode not in this image)")
     return image

@@ -45,23 +45,33 @@ def _meminfo_available() -> int:
     raise RuntimeError("MemAvailable missing from /proc/meminfo")
 
 
+# (limit, usage, stat file, reclaimable page-cache key) for cgroup v2, then v1.
+_CGROUP_FILES = (
+    ("memory.max", "memory.current", "memory.stat", "inactive_file"),
+    (
+        "memory/memory.limit_in_bytes",
+        "memory/memory.usage_in_bytes",
+        "memory/memory.stat",
+        "total_inactive_file",
+    ),
+)
+
+
 def _cgroup_room() -> int | None:
-    for limit_file, usage_file in (
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),  # cgroup v2
-        (
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",  # cgroup v1
-            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-        ),
-    ):
+    """The container's limit minus its working set (usage without inactive page cache,
+    as `docker stats` counts it: reading weight files must not look like a full box)."""
+    root = Path("/sys/fs/cgroup")
+    for limit_file, usage_file, stat_file, inactive_key in _CGROUP_FILES:
         try:
-            limit = Path(limit_file).read_text().strip()
-            usage = int(Path(usage_file).read_text().strip())
+            limit = (root / limit_file).read_text().strip()
+            usage = int((root / usage_file).read_text().strip())
+            stats = dict(line.split() for line in (root / stat_file).read_text().splitlines())
         except (OSError, ValueError):
             continue
         # "max" (v2) or a huge number (v1) means no limit.
         if limit == "max" or int(limit) >= 1 << 60:
             return None
-        return int(limit) - usage
+        return int(limit) - (usage - int(stats.get(inactive_key, 0)))
     return None
 
 
