@@ -106,13 +106,28 @@ class Settings(BaseSettings):
     json_output: bool = Field(False, validation_alias=_env("JSON_OUTPUT"))
     log_level: str = Field("info", validation_alias=_env("LOG_LEVEL"))
 
+    # --- tracing (OpenTelemetry; the `otel` extra) ----------------------------------
+    # OTLP over HTTP/protobuf: a collector's base URL (http://collector:4318), to which
+    # /v1/traces is added, or the full traces URL. Unset: no tracing, no cost.
+    otlp_endpoint: str | None = Field(None, validation_alias=_env("OTLP_ENDPOINT"))
+    otlp_service_name: str = Field(
+        "sagemaker-embeddings", validation_alias=_env("OTLP_SERVICE_NAME")
+    )
+
     @field_validator("pooling", mode="before")
     @classmethod
     def _pooling_spelling(cls, value: Any) -> Any:
         # TEI spells it `last-token` on the command line and `last_token` in JSON.
         return value.replace("-", "_").lower() if isinstance(value, str) else value
 
-    @field_validator("model_id", "revision", "default_prompt_name", "default_prompt", mode="before")
+    @field_validator(
+        "model_id",
+        "revision",
+        "default_prompt_name",
+        "default_prompt",
+        "otlp_endpoint",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # SageMaker passes every key of the endpoint config, often as an empty string.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,17 +11,31 @@ from fastapi import FastAPI
 from sagemaker_embeddings import __version__
 from sagemaker_embeddings.engine.engine import Engine
 from sagemaker_embeddings.http import error_handlers
-from sagemaker_embeddings.http.middleware import ApiKey, PayloadLimit
+from sagemaker_embeddings.http.middleware import (
+    ApiKey,
+    CancelOnDisconnect,
+    PayloadLimit,
+    RequestLog,
+)
 from sagemaker_embeddings.http.routes import health, openai, rerank, sagemaker, tei
+from sagemaker_embeddings.observability.tracing import TraceRequests, start_tracing
 from sagemaker_embeddings.settings import Settings
+
+request_logger = logging.getLogger("sagemaker_embeddings.request")
 
 
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
+    tracing = None
+    if settings.otlp_endpoint:
+        tracing = start_tracing(settings.otlp_endpoint, settings.otlp_service_name)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         # uvicorn has drained in-flight requests by now; stop the worker threads.
         engine.stop()
+        if tracing is not None:
+            tracing.shutdown()  # flushes the spans still batched
 
     app = FastAPI(
         title="sagemaker-embeddings",
@@ -34,8 +49,15 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     for module in (health, tei, openai, rerank, sagemaker):
         app.include_router(module.router)
     error_handlers.install(app)
+    # Middleware added first runs innermost.
+    app.add_middleware(CancelOnDisconnect)
     if settings.api_key is not None:
         app.add_middleware(ApiKey, key=settings.api_key.get_secret_value())
-    # Outermost: refuse oversized bodies before anything reads them.
+    # Refuse oversized bodies before anything reads them.
     app.add_middleware(PayloadLimit, limit=settings.effective_payload_limit)
+    # Outermost, so that they see every answer (413 included); neither reads the body.
+    if tracing is not None:
+        app.add_middleware(TraceRequests, provider=tracing)
+    if request_logger.isEnabledFor(logging.DEBUG):
+        app.add_middleware(RequestLog, logger=request_logger)
     return app

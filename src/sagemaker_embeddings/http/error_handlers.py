@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from sagemaker_embeddings.errors import ServingError
 from sagemaker_embeddings.http.responses import json_body
@@ -50,6 +51,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status_code, str(exc.detail), error_type)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The body stopped arriving: the client hung up, or PayloadLimit refused it with 413
+    # (and ends the stream). Nobody reads this answer; it is not a server error.
+    logger.debug("client disconnected while sending the body of %s", request.url.path)
+    return Response(status_code=400)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # The traceback goes to the log only; clients learn nothing about our internals.
     logger.error("unhandled error on %s", request.url.path, exc_info=exc)
@@ -60,4 +68,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ServingError, _serving_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,8 +1,12 @@
-"""ASGI middleware: the payload limit (before the body is read) and the optional API key."""
+"""ASGI middleware: the payload limit (before the body is read), the optional API key,
+cancelling the work of clients that hang up, and the per-request debug log line."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import logging
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,3 +88,116 @@ class ApiKey:
             await _send_error(send, 401, "missing or wrong API key", "Unauthorized")
             return
         await self.app(scope, receive, send)
+
+
+class CancelOnDisconnect:
+    """Cancel a request's handler when its client hangs up, so its queued work is dropped.
+
+    uvicorn does not cancel handlers. Once the body has been read completely, a watcher
+    waits on ``receive()`` for ``http.disconnect`` and cancels the handler's task; the
+    engine then cancels its queue entries (te_request_failure{err="dropped"}). The
+    watcher starts only after the last body message, so it never takes a body message
+    from the app, and requests that never read a body (GET /ping) cost nothing.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        task = asyncio.current_task()
+        watcher: asyncio.Task[None] | None = None
+        answered = hung_up = False
+
+        async def watch() -> None:
+            nonlocal hung_up
+            message = await receive()
+            # uvicorn also says "disconnect" once the response is complete: not a hang-up.
+            if message["type"] == "http.disconnect" and not answered and task is not None:
+                hung_up = True
+                task.cancel()
+
+        async def body_receive() -> Message:
+            nonlocal watcher
+            message = await receive()
+            body_done = message["type"] == "http.request" and not message.get("more_body")
+            if body_done and watcher is None and not answered:
+                watcher = asyncio.ensure_future(watch())
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                answered = True
+            await send(message)
+
+        try:
+            await self.app(scope, body_receive, tracking_send)
+        except asyncio.CancelledError:
+            if not hung_up:
+                raise
+            # Our own cancellation: the client is gone, there is nobody to answer.
+            if task is not None and hasattr(task, "uncancel"):
+                task.uncancel()
+        finally:
+            if watcher is not None and not watcher.done():
+                watcher.cancel()
+
+
+# Response header -> log field (the header values are milliseconds, or a token count).
+TIMING_HEADERS = {
+    b"x-compute-tokens": "tokens",
+    b"x-tokenization-time": "tokenization_ms",
+    b"x-queue-time": "queue_ms",
+    b"x-inference-time": "inference_ms",
+}
+
+
+class RequestLog:
+    """One DEBUG line per request: method, path, status, duration and TEI's timings.
+
+    Never the body, the query string or headers: request texts stay out of the logs.
+    app.py installs it only when the log level is DEBUG, so it costs nothing otherwise.
+    """
+
+    def __init__(self, app: ASGIApp, logger: logging.Logger) -> None:
+        self.app = app
+        self.logger = logger
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 499  # nginx's "client closed the request": no response was sent
+        timings: dict[str, int] = {}
+
+        async def observing_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for key, value in message.get("headers", ()):
+                    if key in TIMING_HEADERS:
+                        timings[TIMING_HEADERS[key]] = int(value)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observing_send)
+        except Exception:
+            status = 500
+            raise
+        finally:
+            fields: dict[str, object] = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                **timings,
+            }
+            self.logger.debug(
+                "request %s",
+                " ".join(f"{k}={v}" for k, v in fields.items()),
+                extra={"fields": fields},
+            )
