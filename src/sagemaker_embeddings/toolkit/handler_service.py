@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.observability.logging import configure_logging
 from sagemaker_embeddings.settings import Settings, parse_serve_args
-from sagemaker_embeddings.toolkit.bridge import LoopThread, ToolkitModel
 from sagemaker_embeddings.toolkit.hooks import UserHooks, load_user_hooks
 from sagemaker_embeddings.toolkit.memory import (
     InsufficientMemory,
@@ -25,7 +24,13 @@ from sagemaker_embeddings.toolkit.memory import (
     unregister_later,
 )
 from sagemaker_embeddings.toolkit.mode import management_url, user_module_path
-from sagemaker_embeddings.toolkit.pipeline import Answer, Request, answer_batch
+
+if TYPE_CHECKING:
+    from sagemaker_embeddings.toolkit.bridge import ToolkitModel
+    from sagemaker_embeddings.toolkit.pipeline import Answer, Request
+
+# torch, transformers and fastapi are imported only once the memory check has passed:
+# a refused model (507) then costs a second, not the imports of a full load.
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +51,8 @@ class HandlerService:
         if settings.multi_model:
             try:
                 ensure_room_for(model_dir, settings.memory_headroom_mb)
-            except InsufficientMemory:
+            except InsufficientMemory as exc:
+                logger.warning("refusing model %s (507): %s", context.model_name, exc)
                 unregister_later(management_url(settings), context.model_name)
                 raise
         try:
@@ -69,6 +75,8 @@ class HandlerService:
         logger.info("toolkit model %s ready (hooks: %s)", context.model_name, hooks)
 
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
+        from sagemaker_embeddings.toolkit.pipeline import answer_batch
+
         requests = [_request(item, context, i) for i, item in enumerate(data)]
         answers = answer_batch(requests, self.model, self.hooks, context)
         for i, answer in enumerate(answers):
@@ -80,6 +88,7 @@ def default_model_fn(model_dir: Path, settings: Settings) -> ToolkitModel:
     """The native loading path; a model directory without config.json (code only) falls
     back to the usual source: HF_MODEL_ID, then the embedded default model."""
     from sagemaker_embeddings.engine.startup import load_engine
+    from sagemaker_embeddings.toolkit.bridge import LoopThread, ToolkitModel
 
     if (model_dir / "config.json").is_file():
         settings = settings.model_copy(update={"model_id": str(model_dir)})
@@ -92,6 +101,8 @@ def default_model_fn(model_dir: Path, settings: Settings) -> ToolkitModel:
 
 
 def _request(item: dict[str, Any], context: Any, index: int) -> Request:
+    from sagemaker_embeddings.toolkit.pipeline import Request
+
     # MMS passes a raw body as the "body" parameter (older clients: "data").
     body = item.get("body")
     if body is None:
