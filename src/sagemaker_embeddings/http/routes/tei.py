@@ -82,7 +82,8 @@ async def handle_embed_sparse(body: EmbedSparseRequest, engine: Engine) -> Respo
 
 async def handle_predict(body: PredictRequest, engine: Engine) -> Response:
     inputs = body.inputs
-    single = isinstance(inputs, str) or all(isinstance(x, str) for x in inputs)
+    # `[]` is no input at all (the engine answers 400 Empty), not one empty pair.
+    single = isinstance(inputs, str) or (bool(inputs) and all(isinstance(x, str) for x in inputs))
     batch: list[TextInput]
     if isinstance(inputs, str):
         batch = [inputs]
