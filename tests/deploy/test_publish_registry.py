@@ -116,6 +116,14 @@ def tiny_image() -> Iterator[str]:
     docker("image", "rm", "--force", reference, check=False)
 
 
+@pytest.fixture
+def cleanup() -> Iterator[list[str]]:
+    """Image references the test created; removed afterwards, passed or failed."""
+    references: list[str] = []
+    yield references
+    _forget(*references)
+
+
 def _image_id(reference: str) -> str:
     return docker("image", "inspect", "--format", "{{.Id}}", reference)
 
@@ -127,7 +135,7 @@ def _forget(*references: str) -> None:
 
 
 def test_publish_pushes_replicas_and_they_pull_back_by_digest(
-    registry: str, tiny_image: str, tmp_path: Path
+    registry: str, tiny_image: str, tmp_path: Path, cleanup: list[str]
 ) -> None:
     image_id = _image_id(tiny_image)
     tag = tiny_image.split(":")[1]
@@ -136,6 +144,10 @@ def test_publish_pushes_replicas_and_they_pull_back_by_digest(
             "--registry", f"{registry}/{{region}}", "--region", "us-east-1",
             "--replicate-to", "eu-west-1", "--login", "always",
             "--report", str(report)]  # fmt: skip
+    uris = [
+        f"{registry}/{region}/sagemaker-embeddings:{tag}" for region in ("us-east-1", "eu-west-1")
+    ]
+    cleanup += uris
     with mock_aws():
         assert main(argv) == 0
 
@@ -144,9 +156,7 @@ def test_publish_pushes_replicas_and_they_pull_back_by_digest(
     assert base64.b64decode(auths[registry]["auth"]) == b"AWS:123456789012-auth-token"
 
     pushed = json.loads(report.read_text())["pushed"]
-    uris = [
-        f"{registry}/{region}/sagemaker-embeddings:{tag}" for region in ("us-east-1", "eu-west-1")
-    ]
+    cleanup += [entry["pinned"] for entry in pushed]
     assert [p["uri"] for p in pushed] == uris
     assert [p["region"] for p in pushed] == ["us-east-1", "eu-west-1"]
     assert pushed[0]["digest"] == pushed[1]["digest"]  # the same content in both "regions"
@@ -161,7 +171,6 @@ def test_publish_pushes_replicas_and_they_pull_back_by_digest(
     for entry in pushed:
         docker("pull", entry["pinned"], timeout=120)
         assert _image_id(entry["pinned"]) == image_id
-    _forget(*(entry["pinned"] for entry in pushed))
 
 
 def test_push_without_a_build_step_says_what_is_missing(
@@ -175,7 +184,7 @@ def test_push_without_a_build_step_says_what_is_missing(
 
 @pytest.mark.slow
 def test_the_published_serving_image_answers_ping_after_a_pull_by_digest(
-    registry: str, cpu_image: str, tmp_path: Path
+    registry: str, cpu_image: str, tmp_path: Path, cleanup: list[str]
 ) -> None:
     report = tmp_path / "pushed.json"
     # By id: other sessions may rebuild (and so move) the cpu_image tag meanwhile.
@@ -183,18 +192,17 @@ def test_the_published_serving_image_answers_ping_after_a_pull_by_digest(
     # The tag is the build's truthful tag (no --tag); steps split the way buildspec.yml does.
     common = ["publish", "--image", image_id, "--flavor", "cpu", "--registry", registry,
               "--region", "eu-west-1"]  # fmt: skip
+    cleanup.append(f"{registry}/sagemaker-embeddings:{build.image_tag('cpu')}")
     assert main([*common, "--only", "build"]) == 0
     assert main([*common, "--only", "push", "--report", str(report)]) == 0
     (entry,) = json.loads(report.read_text())["pushed"]
+    cleanup.append(entry["pinned"])
     assert entry["uri"] == f"{registry}/sagemaker-embeddings:{build.image_tag('cpu')}"
 
     _forget(entry["uri"])  # the local build stays (other tests use it); the pull checks the
     # manifest and content the registry holds against the digest either way
     docker("pull", entry["pinned"], timeout=300)
     assert _image_id(entry["pinned"]) == image_id
-    try:
-        with run_container(entry["pinned"]) as container:
-            waited = wait_for_ping(container)
-        print(f"pulled by digest, docker run -> /ping 200: {waited:.1f} s")
-    finally:
-        _forget(entry["pinned"])
+    with run_container(entry["pinned"]) as container:
+        waited = wait_for_ping(container)
+    print(f"pulled by digest, docker run -> /ping 200: {waited:.1f} s")
