@@ -183,23 +183,29 @@ def test_push_without_a_build_step_says_what_is_missing(
 
 
 @pytest.mark.slow
-def test_the_published_serving_image_answers_ping_after_a_pull_by_digest(
-    registry: str, cpu_image: str, tmp_path: Path, cleanup: list[str]
+def test_publish_builds_pushes_and_the_pulled_image_answers_ping(
+    registry: str, cpu_image: str, wheelhouse: Path, tmp_path: Path, cleanup: list[str]
 ) -> None:
+    """The whole path: build through deploy/build.py (the harness's cpu_image fixture has
+    just built the same tree, so the layers come from the cache), tag with the truthful
+    tag, push, pull back by digest, run, /ping."""
     report = tmp_path / "pushed.json"
-    # By id: other sessions may rebuild (and so move) the cpu_image tag meanwhile.
-    image_id = _image_id(cpu_image)
-    # The tag is the build's truthful tag (no --tag); steps split the way buildspec.yml does.
-    common = ["publish", "--image", image_id, "--flavor", "cpu", "--registry", registry,
-              "--region", "eu-west-1"]  # fmt: skip
-    cleanup.append(f"{registry}/sagemaker-embeddings:{build.image_tag('cpu')}")
-    assert main([*common, "--only", "build"]) == 0
+    tag = build.image_tag("cpu")
+    remote = f"{registry}/sagemaker-embeddings:{tag}"
+    cleanup.append(remote)
+    # The steps split the way buildspec.yml splits them.
+    common = ["publish", "--flavor", "cpu", "--registry", registry, "--region", "eu-west-1",
+              "--wheelhouse", str(wheelhouse)]  # fmt: skip
+    with state_lock("build"):  # the harness's lock: one build of this tree at a time
+        assert main([*common, "--only", "build"]) == 0
+    # By id: other sessions may rebuild (and so move) the local tag meanwhile.
+    image_id = _image_id(remote)
     assert main([*common, "--only", "push", "--report", str(report)]) == 0
     (entry,) = json.loads(report.read_text())["pushed"]
     cleanup.append(entry["pinned"])
-    assert entry["uri"] == f"{registry}/sagemaker-embeddings:{build.image_tag('cpu')}"
+    assert entry["uri"] == remote
 
-    _forget(entry["uri"])  # the local build stays (other tests use it); the pull checks the
+    _forget(remote)  # the local build stays (other tests use it); the pull checks the
     # manifest and content the registry holds against the digest either way
     docker("pull", entry["pinned"], timeout=300)
     assert _image_id(entry["pinned"]) == image_id
