@@ -163,8 +163,11 @@ def describe(plan: Plan) -> list[str]:
     return lines
 
 
-def execute(plan: Plan, docker: Docker, say: Callable[[str], None] = print) -> list[Pushed]:
-    """Run the plan's steps; returns what was pushed."""
+def execute(
+    plan: Plan, docker: Docker, pushed: list[Pushed], say: Callable[[str], None] = print
+) -> None:
+    """Run the plan's steps, appending to ``pushed`` as each push lands (so a failure
+    part-way still tells what reached a registry)."""
     if "login" in plan.steps:
         for t in plan.targets:
             if plan.create_repository and is_ecr_host(t.host):
@@ -180,11 +183,10 @@ def execute(plan: Plan, docker: Docker, say: Callable[[str], None] = print) -> l
             for t in plan.targets:
                 docker.tag(local, plan.reference(t, image))
                 say(f"tagged {local} as {plan.reference(t, image)}")
-    pushed: list[Pushed] = []
     if "push" in plan.steps:
         for image in plan.images:
-            pushed += [_push(plan.reference(t, image), image, t, docker, say) for t in plan.targets]
-    return pushed
+            for t in plan.targets:
+                pushed.append(_push(plan.reference(t, image), image, t, docker, say))
 
 
 def _build(plan: Plan, image: ImagePlan, say: Callable[[str], None]) -> str:
@@ -272,26 +274,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
 
 
+def _write_report(path: Path, pushed: list[Pushed], complete: bool) -> None:
+    entries = [
+        {"flavor": p.flavor, "region": p.region, "uri": p.uri, "digest": p.digest,
+         "pinned": p.pinned}
+        for p in pushed
+    ]  # fmt: skip
+    path.write_text(json.dumps({"complete": complete, "pushed": entries}, indent=2) + "\n")
+
+
 def run(args: argparse.Namespace) -> int:
+    pushed: list[Pushed] = []
     try:
         plan = make_plan(args)
         if args.dry_run:
             print("\n".join(describe(plan)))
             return 0
-        pushed = execute(plan, Docker())
+        execute(plan, Docker(), pushed)
     except (PublishError, ValueError) as error:
         print(f"publish: error: {error}", file=sys.stderr)
-        return 1
+        status = 1
+    else:
+        status = 0
     if args.report is not None:
-        report = [
-            {
-                "flavor": p.flavor,
-                "region": p.region,
-                "uri": p.uri,
-                "digest": p.digest,
-                "pinned": p.pinned,
-            }
-            for p in pushed
-        ]
-        args.report.write_text(json.dumps({"pushed": report}, indent=2) + "\n")
-    return 0
+        _write_report(args.report, pushed, complete=status == 0)
+    return status

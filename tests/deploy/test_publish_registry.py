@@ -155,7 +155,9 @@ def test_publish_pushes_replicas_and_they_pull_back_by_digest(
     auths = json.loads((tmp_path / "docker-config" / "config.json").read_text())["auths"]
     assert base64.b64decode(auths[registry]["auth"]) == b"AWS:123456789012-auth-token"
 
-    pushed = json.loads(report.read_text())["pushed"]
+    written = json.loads(report.read_text())
+    assert written["complete"] is True
+    pushed = written["pushed"]
     cleanup += [entry["pinned"] for entry in pushed]
     assert [p["uri"] for p in pushed] == uris
     assert [p["region"] for p in pushed] == ["us-east-1", "eu-west-1"]
@@ -180,6 +182,26 @@ def test_push_without_a_build_step_says_what_is_missing(
             "--registry", registry, "--region", "us-east-1"]  # fmt: skip
     assert main(argv) == 1
     assert "no local image" in capsys.readouterr().err
+
+
+def test_a_failure_part_way_still_reports_what_was_pushed(
+    registry: str, tiny_image: str, tmp_path: Path, cleanup: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The cpu image is tagged for the registry, the gpu image is not: the push step
+    pushes cpu, fails on gpu, exits 1, and the report still lists the cpu push."""
+    cpu_remote = f"{registry}/sagemaker-embeddings:{build.image_tag('cpu')}"
+    cleanup.append(cpu_remote)
+    docker("tag", tiny_image, cpu_remote)
+    report = tmp_path / "pushed.json"
+    argv = ["publish", "--only", "push", "--flavor", "cpu,gpu", "--registry", registry,
+            "--region", "us-east-1", "--report", str(report)]  # fmt: skip
+    assert main(argv) == 1
+    assert "no local image" in capsys.readouterr().err
+    written = json.loads(report.read_text())
+    cleanup += [entry["pinned"] for entry in written["pushed"]]
+    assert written["complete"] is False
+    assert [(p["flavor"], p["uri"]) for p in written["pushed"]] == [("cpu", cpu_remote)]
 
 
 @pytest.mark.slow
