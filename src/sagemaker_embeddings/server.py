@@ -8,8 +8,10 @@ with one log line and exit code 1.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import uvicorn
 from pydantic import ValidationError
@@ -57,5 +59,22 @@ def serve(settings: Settings) -> int:
         # Batch transform and async inference hold requests for minutes.
         timeout_keep_alive=75,
     )
-    uvicorn.Server(config).run()
+    DrainingServer(config).run()
     return 0
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, except that a drained SIGTERM ends in exit code 0.
+
+    On SIGTERM (SageMaker's stop) uvicorn closes the socket, lets in-flight requests
+    finish for GRACEFUL_SHUTDOWN_SECONDS and runs the lifespan shutdown; then it raises
+    the signal again, so the process would die by it (exit 143) after a clean drain.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            captured = getattr(self, "_captured_signals", None)
+            if isinstance(captured, list):
+                captured[:] = [sig for sig in captured if sig != signal.SIGTERM]

@@ -54,13 +54,20 @@ _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$")
 
 
 def metrics(server: RunningServer) -> dict[str, float]:
-    """/metrics as {'name{labels}': value}; labels exactly as the server prints them."""
+    """/metrics as {'name{labels}': value}; labels exactly as the server prints them.
+
+    prometheus_client writes counters with a ``_total`` suffix (te_request_count_total);
+    TEI writes te_request_count. Both spellings are keys here.
+    """
     text = httpx.get(f"{server.url}/metrics", timeout=10).text
     values: dict[str, float] = {}
     for line in text.splitlines():
         match = _SAMPLE.match(line)
         if match:
-            values[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+            name, labels, value = match.group(1), match.group(2) or "", float(match.group(3))
+            values[name + labels] = value
+            if name.endswith("_total"):
+                values[name.removesuffix("_total") + labels] = value
     return values
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,8 +33,11 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        # uvicorn has drained in-flight requests by now; stop the worker threads.
-        engine.stop()
+        # uvicorn has drained in-flight requests by now, or cancelled those still running
+        # at the end of the grace period. Stop the worker threads off the event loop, so
+        # that cancelled requests withdraw their queued inputs meanwhile (a blocking join
+        # here kept the loop from running them, and the worker computed everything left).
+        await asyncio.to_thread(engine.stop)
         if tracing is not None:
             tracing.shutdown()  # flushes the spans still batched
 

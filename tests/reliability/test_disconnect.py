@@ -1,0 +1,55 @@
+"""Clients that hang up: their queued inputs are dropped, not computed; permits and
+memory come back."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.model_factory import minilm_dir
+from tests.reference import SEED_TEXT, assert_close_rows, st_encode
+from tests.reliability.conftest import MINILM_CAPACITY, figure, metrics, rss_mb, wait_for
+from tests.server_harness import RunningServer
+
+ROUNDS = 20
+DROPPED = 'te_request_failure{err="dropped"}'
+
+
+def _hang_up(server: RunningServer, inputs: list[str]) -> None:
+    """Post a full-capacity batch and close the connection 150 ms later."""
+    with pytest.raises(httpx.TimeoutException):
+        httpx.post(
+            f"{server.url}/embed",
+            json={"inputs": inputs},
+            timeout=httpx.Timeout(0.15, connect=5),
+        )
+
+
+def test_work_of_clients_that_hang_up_is_dropped(minilm: RunningServer) -> None:
+    inputs = [f"input {i}: {SEED_TEXT}" for i in range(MINILM_CAPACITY)]
+    before = metrics(minilm)
+    _hang_up(minilm, inputs)
+    _hang_up(minilm, inputs)
+    warm_rss = rss_mb(minilm)
+    for _ in range(ROUNDS - 2):
+        _hang_up(minilm, inputs)
+    # Drained: nothing waits for the model any more (a dropped entry leaves the queue).
+    wait_for(lambda: metrics(minilm)["te_queue_size"] == 0, 30, "an empty queue")
+    # A full-capacity request is admitted: the hung-up requests gave their permits back.
+    answer = httpx.post(f"{minilm.url}/embed", json={"inputs": inputs}, timeout=120)
+    assert answer.status_code == 200, answer.text[:300]
+    assert_close_rows(answer.json(), st_encode(minilm_dir(), inputs))
+    after = metrics(minilm)
+    sent = ROUNDS * len(inputs)
+    dropped = after.get(DROPPED, 0) - before.get(DROPPED, 0)
+    # te_batch_next_size's sum counts every input that went through a forward pass.
+    computed = after["te_batch_next_size_sum"] - before["te_batch_next_size_sum"] - len(inputs)
+    end_rss = rss_mb(minilm)
+    assert dropped >= sent * 0.25, f"only {dropped} of {sent} inputs dropped"
+    assert computed <= sent - dropped
+    assert end_rss - warm_rss < 30, f"RSS {warm_rss:.0f} -> {end_rss:.0f} MiB"
+    figure(
+        f"disconnects: {ROUNDS} clients hung up 150 ms into a {len(inputs)}-input request: "
+        f"{dropped:.0f} of {sent} inputs dropped, {computed:.0f} computed; "
+        f"RSS {warm_rss:.0f} -> {end_rss:.0f} MiB"
+    )
