@@ -1,0 +1,153 @@
+"""The in-process ceiling: transformers forward + pooling with no server in the way.
+
+Run as a subprocess (``python -m bench.ceiling ...``) while no server is running;
+prints one JSON object. Every loop is bounded by a time budget and a count.
+
+- ``embed``: batch-32 throughput on the seed text (W1/W2's ceiling), batch-1 latency
+  of the 10-token input (W3's), and the RAG mix sorted by length in batches of 32
+  (W4's); plus the FLOPs of one seed-text forward pass, counted from the config.
+- ``rerank``: the 20 (query, passage) pairs of W5 as one batch.
+- ``gemm``: the large matrix-product rate in float32 and bfloat16, which bounds any
+  forward pass on this CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bench.texts import SEED_TEXT, SHORT_TEXT, rag_mix, rerank_request
+
+MAX_ITERATIONS = 2000
+GEMM_SIZE = 2048
+
+
+def timed(step: Callable[[], object], seconds: float, min_runs: int = 3) -> list[float]:
+    """Seconds per call of ``step`` after one warm-up call; bounded by time and count."""
+    step()
+    durations: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while len(durations) < MAX_ITERATIONS and (
+        len(durations) < min_runs or time.perf_counter() < deadline
+    ):
+        started = time.perf_counter()
+        step()
+        durations.append(time.perf_counter() - started)
+    return durations
+
+
+def max_length(model_dir: Path) -> int:
+    config = json.loads((model_dir / "config.json").read_text())
+    limit = int(config.get("max_position_embeddings", 512))
+    st_config = model_dir / "sentence_bert_config.json"
+    if st_config.exists():
+        limit = min(limit, int(json.loads(st_config.read_text())["max_seq_length"]))
+    return limit
+
+
+def forward_flops(model_dir: Path, tokens: int) -> float:
+    """2 x multiply-adds of one BERT forward pass over ``tokens`` tokens (no embeddings)."""
+    config = json.loads((model_dir / "config.json").read_text())
+    width, inner = config["hidden_size"], config["intermediate_size"]
+    projections = 4 * tokens * width * width  # Q, K, V and the output projection
+    attention = 2 * tokens * tokens * width  # scores and the weighted sum
+    feed_forward = 2 * tokens * width * inner
+    return float(2 * config["num_hidden_layers"] * (projections + attention + feed_forward))
+
+
+def embed_ceiling(model_dir: Path, dtype: str, seconds: float, mix: bool) -> dict[str, Any]:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir, dtype=getattr(torch, dtype)).eval()
+    limit = max_length(model_dir)
+
+    def encode(texts: list[str]) -> Callable[[], object]:
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=limit,
+                          return_tensors="pt")
+
+        @torch.inference_mode()
+        def step() -> object:
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            return ((hidden * mask).sum(1) / mask.sum(1)).float()
+
+        return step
+
+    seed_tokens = len(tokenizer(SEED_TEXT, truncation=True, max_length=limit)["input_ids"])
+    batch32 = timed(encode([SEED_TEXT] * 32), seconds)
+    single = timed(encode([SHORT_TEXT]), seconds / 2, min_runs=20)
+    result = {
+        "seed_tokens": seed_tokens,
+        "batch32_per_s": 32 / statistics.median(batch32),
+        "batch1_short_ms": 1000 * statistics.median(single),
+        "forward_flops_seed": forward_flops(model_dir, seed_tokens),
+    }
+    if mix:
+        texts = sorted(rag_mix(), key=len)
+        steps = [encode(texts[i : i + 32]) for i in range(0, len(texts), 32)]
+        mix_seconds = timed(lambda: [step() for step in steps], seconds, min_runs=1)
+        result["mix_per_s"] = len(texts) / statistics.median(mix_seconds)
+    return result
+
+
+def rerank_ceiling(model_dir: Path, dtype: str, seconds: float) -> dict[str, Any]:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, dtype=getattr(torch, dtype)
+    ).eval()
+    request = rerank_request()
+    batch = tokenizer([request.query] * len(request.passages), request.passages,
+                      padding=True, truncation=True, max_length=max_length(model_dir),
+                      return_tensors="pt")
+
+    @torch.inference_mode()
+    def step() -> object:
+        return model(**batch).logits.float()
+
+    durations = timed(step, seconds)
+    return {"pairs_per_s": len(request.passages) / statistics.median(durations)}
+
+
+def gemm_rates(seconds: float) -> dict[str, float]:
+    """FLOP/s of a GEMM_SIZE-square matrix product, per dtype."""
+    import torch
+
+    rates = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a = torch.randn(GEMM_SIZE, GEMM_SIZE).to(dtype)
+        b = torch.randn(GEMM_SIZE, GEMM_SIZE).to(dtype)
+        durations = timed(partial(torch.mm, a, b), seconds)
+        rates[str(dtype).removeprefix("torch.")] = 2 * GEMM_SIZE**3 / statistics.median(durations)
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kind", choices=["embed", "rerank", "gemm"])
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--mix", action="store_true", help="also the W4 mix (embed)")
+    args = parser.parse_args()
+    if args.kind == "gemm":
+        result: dict[str, Any] = gemm_rates(args.seconds)
+    elif args.kind == "embed":
+        result = embed_ceiling(args.model, args.dtype, args.seconds, args.mix)
+    else:
+        result = rerank_ceiling(args.model, args.dtype, args.seconds)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Peer servers that the benchmark starts next to ours."""

@@ -1,0 +1,185 @@
+"""Turns one run's results into the ratio table, the target checks and the chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from bench.workloads import WORKLOADS, WorkloadName
+
+Results = dict[str, Any]
+W3_ALLOWANCE_MS = 3.0
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    value: float | None
+    goal: float
+    higher_is_better: bool = True
+    unit: str = "x"
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        return self.value >= self.goal if self.higher_is_better else self.value <= self.goal
+
+    def line(self) -> str:
+        sign = ">=" if self.higher_is_better else "<="
+        value = "n/a" if self.value is None else f"{self.value:.2f}{self.unit}"
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[self.met]
+        return f"  {self.name:<52} {value:>10}  goal {sign} {self.goal:g}{self.unit}  {verdict}"
+
+
+def server(results: Results, peer: str, model: str, dtype: str) -> dict[str, Any] | None:
+    for row in results["servers"]:
+        if (row["peer"], row["model"], row["dtype"]) == (peer, model, dtype):
+            found: dict[str, Any] = row
+            return found
+    return None
+
+
+def metric(row: dict[str, Any] | None, workload: str) -> float | None:
+    """Inputs/s for throughput workloads, p50 ms for W3; None when not run or failed."""
+    if row is None or workload not in row["workloads"]:
+        return None
+    w = row["workloads"][workload]
+    if w["requests"] == 0:
+        return None
+    latency = WORKLOADS[cast(WorkloadName, workload)].latency
+    value: float = w["p50_ms"] if latency else w["inputs_per_s"]
+    return value
+
+
+CEILING_KEYS = {"W1": "batch32_per_s", "W2": "batch32_per_s", "W3": "batch1_short_ms",
+                "W4": "mix_per_s", "W5": "pairs_per_s"}
+
+
+def ceiling(results: Results, model: str, dtype: str, workload: str) -> float | None:
+    """The in-process figure a workload is divided by (W5: the reranker's)."""
+    if workload == "W5":
+        model = "minilm-reranker" if model == "minilm" else model
+    found = results["ceilings"].get(f"{model}/{dtype}") or {}
+    value: float | None = found.get(CEILING_KEYS[workload])
+    return value
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def _model_of(workload: str, model: str) -> str:
+    return "minilm" if model == "minilm-reranker" else model
+
+
+def table(results: Results) -> str:
+    """One row per server: each workload's figure and its ratio to the same-dtype
+    in-process ceiling (W3: p50 latency and the difference to the batch-1 latency)."""
+    names = sorted({w for row in results["servers"] for w in row["workloads"]})
+    header = f"{'server (peer/model/dtype)':<34}{'cold s':>7}{'RSS MB':>8}"
+    header += "".join(f"{n + (' p50 ms' if n == 'W3' else ' /s'):>20}" for n in names)
+    lines = [header, "-" * len(header)]
+    for row in results["servers"]:
+        label = f"{row['peer']}/{row['model']}/{row['dtype']}"
+        cold = "fail" if row["cold_start_s"] is None else f"{row['cold_start_s']:.1f}"
+        cells = f"{label:<34}{cold:>7}{row['peak_rss_mb']:>8.0f}"
+        for name in names:
+            value = metric(row, name)
+            limit = ceiling(results, _model_of(name, row["model"]), row["dtype"], name)
+            if value is None:
+                cells += f"{'-':>20}"
+            elif name == "W3":
+                delta = "" if limit is None else f" ({value - limit:+.1f})"
+                cells += f"{value:>10.1f}{delta:>10}"
+            else:
+                ratio = _ratio(value, limit)
+                shown = "" if ratio is None else f" ({ratio:.2f}x)"
+                cells += f"{value:>11.1f}{shown:>9}"
+        lines.append(cells)
+    for key, found in sorted(results["ceilings"].items()):
+        cells = f"{'ceiling/' + key:<34}{'':>7}{'':>8}"
+        for name in names:
+            value = found.get(CEILING_KEYS[name])
+            cells += f"{'-':>20}" if value is None else f"{value:>11.1f}{'':>9}"
+        lines.append(cells)
+    return "\n".join(lines)
+
+
+def best_float32_peer(results: Results, model: str, workload: str) -> tuple[str, float | None]:
+    best: tuple[str, float | None] = ("none", None)
+    for peer in ("aws", "infinity", "fifo"):
+        value = metric(server(results, peer, model, "float32"), workload)
+        if value is not None and (best[1] is None or value > best[1]):
+            best = (peer, value)
+    return best
+
+
+def targets(results: Results) -> list[Target]:
+    ours32 = server(results, "ours", "minilm", "float32")
+    ours16 = server(results, "ours", "minilm", "bfloat16")
+    found: list[Target] = []
+    for name, goal in (("W1", 1.0), ("W2", 0.95)):
+        value = _ratio(metric(ours32, name), ceiling(results, "minilm", "float32", name))
+        found.append(Target(f"float32 {name} / in-process batch-32 ceiling", value, goal))
+    w3, b1 = metric(ours32, "W3"), ceiling(results, "minilm", "float32", "W3")
+    found.append(Target("float32 W3 p50 - in-process batch-1 latency",
+                        None if w3 is None or b1 is None else w3 - b1, W3_ALLOWANCE_MS,
+                        higher_is_better=False, unit=" ms"))
+    peer, best = best_float32_peer(results, "minilm", "W1")
+    found.append(Target(f"bfloat16 W1 / best float32 peer ({peer})",
+                        _ratio(metric(ours16, "W1"), best), 1.9))
+    gemm = results.get("gemm", {}).get("bfloat16")
+    flops = (results["ceilings"].get("minilm/bfloat16") or {}).get("forward_flops_seed")
+    gemm_bound = None if gemm is None or not flops else gemm / flops
+    found.append(Target("bfloat16 W1 / bf16 matrix-product ceiling",
+                        _ratio(metric(ours16, "W1"), gemm_bound), 0.75))
+    for dtype, row in (("float32", ours32), ("bfloat16", ours16)):
+        fifo = server(results, "fifo", "minilm", dtype)
+        found.append(Target(f"{dtype} W4 / FIFO padded batcher",
+                            _ratio(metric(row, "W4"), metric(fifo, "W4")), 1.3))
+    base16 = server(results, "ours", "bert-base", "bfloat16")
+    aws_base = server(results, "aws", "bert-base", "float32")
+    found.append(Target("BERT-base bfloat16 W1 / AWS toolkit",
+                        _ratio(metric(base16, "W1"), metric(aws_base, "W1")), 1.8))
+    for dtype, row in (("float32", ours32), ("bfloat16", ours16)):
+        found.append(Target(f"cold start to serving /ping, MiniLM {dtype}",
+                            None if row is None else row["cold_start_s"], 3.0,
+                            higher_is_better=False, unit=" s"))
+    found.append(Target("peak resident memory, MiniLM float32",
+                        None if ours32 is None else ours32["peak_rss_mb"], 600,
+                        higher_is_better=False, unit=" MB"))
+    return found
+
+
+def chart(results: Results, path: Path) -> None:
+    """One panel per workload: each server's figure, the ceilings as dashed lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({w for row in results["servers"] for w in row["workloads"]})
+    figure, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.8), squeeze=False)
+    for axis, name in zip(axes[0], names, strict=True):
+        rows = [(f"{r['peer']}\n{r['model']}\n{r['dtype']}", metric(r, name))
+                for r in results["servers"] if metric(r, name) is not None]
+        labels = [label for label, _ in rows]
+        values = [value or 0.0 for _, value in rows]
+        colors = ["tab:blue" if label.startswith("ours") else "tab:gray" for label in labels]
+        axis.bar(range(len(rows)), values, color=colors)
+        axis.set_xticks(range(len(rows)), labels, fontsize=6)
+        axis.set_title(f"{name}: {WORKLOADS[cast(WorkloadName, name)].title}", fontsize=8)
+        axis.set_ylabel("p50 ms (lower is better)" if name == "W3" else "inputs/s")
+        for dtype, style in (("float32", "--"), ("bfloat16", ":")):
+            limit = ceiling(results, "minilm", dtype, name)
+            if limit is not None:
+                axis.axhline(limit, linestyle=style, color="black", linewidth=0.8,
+                             label=f"in-process {dtype} (MiniLM)")
+        axis.legend(fontsize=6)
+    figure.suptitle(f"sagemaker-embeddings benchmark, {results['meta']['date']}, "
+                    f"{results['meta']['cpu']}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

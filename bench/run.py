@@ -1,0 +1,265 @@
+"""The benchmark of issue 6: our server and its peers, side by side, in one run.
+
+    .venv/bin/python -m bench.run            # full run (~20 min on 2 quiet cores)
+    .venv/bin/python -m bench.run --quick    # smoke run: MiniLM, ours + FIFO, 3 s each
+
+Order: peer environments (created once under the cache folder), models, in-process
+ceilings (nothing else running), then one server at a time: start, wait for it to
+serve (cold start), run its workloads, stop its process group. Prints a ratio table
+and the target checks; writes JSON and a PNG chart to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, cast
+
+from bench import report
+from bench.load import run_load
+from bench.peers import environments
+from bench.peers.servers import PEERS, Peer, launch
+from bench.procs import ServerFailed, ServerProcess
+from bench.workloads import WORKLOADS, WorkloadName, requests_for
+
+DEFAULT_CACHE = Path.home() / ".cache" / "sagemaker-embeddings-bench"
+RESULTS = Path(__file__).parent / "results"
+MODELS = ("minilm", "bert-base")
+DTYPES = ("float32", "bfloat16")
+MAX_LENGTH = {"minilm": 256, "minilm-reranker": 512, "bert-base": 512}
+_STARTED = time.perf_counter()
+
+
+def say(message: str) -> None:
+    elapsed = int(time.perf_counter() - _STARTED)
+    print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class Options:
+    quick: bool
+    seconds: float
+    warmup: float
+    ceiling_seconds: float
+    peers: tuple[Peer, ...]
+    workloads: tuple[WorkloadName, ...]
+    models: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    cache: Path
+    ready_timeout: float
+    bert_base_workloads: tuple[WorkloadName, ...]
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    peer: Peer
+    model: str  # minilm, bert-base or minilm-reranker
+    dtype: str
+    workloads: tuple[WorkloadName, ...]
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def parse_options(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 3 s per workload, MiniLM, peers ours+fifo")
+    parser.add_argument("--seconds", type=float, help="measured seconds per workload (15)")
+    parser.add_argument("--peers", type=_csv, help=f"subset of {','.join(PEERS)}")
+    parser.add_argument("--workloads", type=_csv, help="subset of W1,W2,W3,W4,W5")
+    parser.add_argument("--models", type=_csv, help="subset of minilm,bert-base")
+    parser.add_argument("--dtypes", type=_csv, help="subset of float32,bfloat16")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                        help="peer environments and built models (default %(default)s)")
+    args = parser.parse_args(argv)
+    quick = bool(args.quick)
+    peers = args.peers or (("ours", "fifo") if quick else PEERS)
+    workloads = args.workloads or tuple(WORKLOADS)
+    for value, allowed in ((peers, PEERS), (workloads, tuple(WORKLOADS)),
+                           (args.models or (), MODELS), (args.dtypes or (), DTYPES)):
+        unknown = set(value) - set(allowed)
+        if unknown:
+            parser.error(f"unknown {sorted(unknown)}; choose from {','.join(allowed)}")
+    asked_w2 = args.workloads is not None and "W2" in workloads
+    return Options(
+        quick=quick,
+        seconds=args.seconds or (3.0 if quick else 15.0),
+        warmup=1.0 if quick else 3.0,
+        ceiling_seconds=2.0 if quick else 8.0,
+        peers=cast(tuple[Peer, ...], peers),
+        workloads=cast(tuple[WorkloadName, ...], workloads),
+        models=args.models or (("minilm",) if quick else MODELS),
+        dtypes=args.dtypes or DTYPES,
+        cache=args.cache,
+        ready_timeout=300.0,
+        bert_base_workloads=("W1", "W2") if asked_w2 else ("W1",),
+    )
+
+
+def plan(options: Options) -> list[ServerPlan]:
+    plans: list[ServerPlan] = []
+    groups: list[tuple[str, tuple[WorkloadName, ...]]] = []
+    if "minilm" in options.models:
+        groups.append(("minilm", tuple(w for w in options.workloads if w != "W5")))
+        groups.append(("minilm-reranker", tuple(w for w in options.workloads if w == "W5")))
+    if "bert-base" in options.models:
+        groups.append(("bert-base", tuple(w for w in options.workloads
+                                          if w in options.bert_base_workloads)))
+    for model, workloads in groups:
+        for peer in options.peers:
+            # The AWS toolkit and infinity are run as their users run them: float32.
+            dtypes = options.dtypes if peer in ("ours", "fifo") else ("float32",)
+            runnable = tuple(w for w in workloads if requests_for(w, peer) is not None)
+            plans.extend(ServerPlan(peer, model, d, runnable) for d in dtypes if runnable)
+    return plans
+
+
+def setup_peers(options: Options, plans: list[ServerPlan]) -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    names: tuple[environments.EnvName, ...] = ("aws", "infinity")
+    for name in names:
+        if any(p.peer == name for p in plans):
+            ready = environments.is_ready(options.cache, name)
+            say(f"peer environment {name}: {'ready' if ready else 'installing (minutes)'}")
+            options.cache.mkdir(parents=True, exist_ok=True)
+            seconds[name] = environments.ensure(options.cache, name,
+                                                options.cache / f"{name}-setup.log")
+    return seconds
+
+
+def _python_json(args: list[str], timeout: float) -> Any:
+    """Run ``python -m ...`` in a subprocess and parse the last line of its stdout."""
+    done = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
+                          timeout=timeout, check=False, cwd=Path(__file__).parent.parent,
+                          env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:2])} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ceilings(options: Options, plans: list[ServerPlan], models: dict[str, str]) -> Any:
+    found: dict[str, Any] = {}
+    for model in dict.fromkeys(p.model for p in plans):
+        for dtype in options.dtypes:
+            say(f"in-process ceiling: {model} {dtype}")
+            if model == "minilm-reranker":
+                args = ["bench.ceiling", "rerank"]
+            else:
+                mix = any(p.model == model and "W4" in p.workloads for p in plans)
+                args = ["bench.ceiling", "embed", *(["--mix"] if mix else [])]
+            args += ["--model", models[model], "--dtype", dtype,
+                     "--seconds", str(options.ceiling_seconds)]
+            found[f"{model}/{dtype}"] = _python_json(args, timeout=900)
+    return found
+
+
+def run_server(options: Options, item: ServerPlan, model_dir: Path, workdir: Path) -> Any:
+    task = "rerank" if item.model == "minilm-reranker" else "embed"
+    spec = launch(item.peer, model_dir, task, item.dtype, MAX_LENGTH[item.model],
+                  workdir, options.cache)
+    process = ServerProcess(spec, workdir / "server.log")
+    row: dict[str, Any] = {"peer": item.peer, "model": item.model, "dtype": item.dtype,
+                           "cold_start_s": None, "workloads": {}, "error": None}
+    say(f"start {spec.label}")
+    process.start()
+    try:
+        row["cold_start_s"] = process.wait_ready(options.ready_timeout)
+        say(f"  serving after {row['cold_start_s']:.1f} s")
+        for name in item.workloads:
+            workload = WORKLOADS[name]
+            requests = requests_for(name, item.peer)
+            assert requests is not None
+            seconds = options.seconds * (1.5 if item.model == "bert-base" else 1.0)
+            result = run_load(spec.url, requests, workload.clients, seconds, options.warmup)
+            row["workloads"][name] = {
+                "requests": result.requests, "inputs": result.inputs, "errors": result.errors,
+                "seconds": result.seconds, "inputs_per_s": result.inputs_per_s,
+                "requests_per_s": result.requests_per_s, "p50_ms": result.percentile_ms(0.5),
+                "p90_ms": result.percentile_ms(0.9), "p99_ms": result.percentile_ms(0.99),
+                "first_error": result.first_error,
+            }
+            shown = (f"p50 {result.percentile_ms(0.5) or 0:.1f} ms" if workload.latency
+                     else f"{result.inputs_per_s:.1f} inputs/s")
+            errors = f", {result.errors} errors ({result.first_error})" if result.errors else ""
+            say(f"  {name}: {shown} ({result.requests} requests){errors}")
+    except ServerFailed as exc:
+        row["error"] = str(exc)
+        say(f"  FAILED: {str(exc)[:400]}")
+    finally:
+        process.stop()
+    row["peak_rss_mb"] = process.peak_rss / 2**20
+    return row
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    flags: list[str] = []
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name") and cpu in ("", platform.machine()):
+                cpu = line.partition(":")[2].strip()
+            if line.startswith("flags"):
+                flags = line.partition(":")[2].split()
+                break
+    wanted = ("avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
+    return {"cpu": cpu, "cores": os.cpu_count(), "flags": [f for f in wanted if f in flags],
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_options(argv)
+    plans = plan(options)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    workroot = options.cache / "runs" / stamp
+    say(f"{len(plans)} server runs planned; work folder {workroot}")
+    results: dict[str, Any] = {
+        "meta": {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                 "quick": options.quick, "seconds": options.seconds,
+                 "warmup": options.warmup, **machine()},
+    }
+    results["setup_seconds"] = setup_peers(options, plans)
+    say("models: building what is missing")
+    models: dict[str, str] = _python_json(["bench.models", str(options.cache)], timeout=1200)
+    if "bfloat16" in options.dtypes:
+        say("matrix-product rates (float32, bfloat16)")
+        results["gemm"] = _python_json(
+            ["bench.ceiling", "gemm", "--seconds", str(options.ceiling_seconds / 2)], 300)
+    results["ceilings"] = ceilings(options, plans, models)
+    results["servers"] = []
+    for index, item in enumerate(plans):
+        workdir = workroot / f"{index:02d}-{item.peer}-{item.model}-{item.dtype}"
+        results["servers"].append(run_server(options, item, Path(models[item.model]), workdir))
+    RESULTS.mkdir(exist_ok=True)
+    json_path = RESULTS / f"bench-{stamp}.json"
+    checks = report.targets(results)
+    results["targets"] = [{"name": t.name, "value": t.value, "goal": t.goal, "met": t.met}
+                          for t in checks]
+    json_path.write_text(json.dumps(results, indent=2))
+    chart_path = RESULTS / f"bench-{stamp}.png"
+    report.chart(results, chart_path)
+    print()
+    print(f"{results['meta']['date']} | {results['meta']['cpu']} | {results['meta']['cores']} "
+          f"cores | {' '.join(results['meta']['flags'])}"
+          + (" | QUICK SMOKE RUN" if options.quick else ""))
+    print(report.table(results))
+    print("\nTargets (issue 6):")
+    print("\n".join(t.line() for t in checks))
+    print(f"\nJSON: {json_path}\nchart: {chart_path}")
+    say("done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
