@@ -26,6 +26,7 @@ DOCKERFILE = Path(__file__).parents[2] / "container" / "Dockerfile"
 
 @pytest.fixture(scope="module")
 def toolkit_image(request: pytest.FixtureRequest) -> str:
+    request.getfixturevalue("docker_engine")  # starts dockerd when it is not running
     image = os.environ.get("TOOLKIT_TEST_IMAGE")
     if not image:
         if "multi-model-server" not in DOCKERFILE.read_text():
@@ -85,3 +86,42 @@ def test_mme_in_container(toolkit_image: str, tmp_path: Path) -> None:
         assert _status("DELETE", f"{container.url}/models/reranker") == 200
         gone = b'{"query": "q", "texts": ["x"]}'
         assert _status("POST", f"{container.url}/models/reranker/invoke", gone) == 404
+
+
+def test_mme_507_then_eviction_in_a_memory_limited_container(
+    toolkit_image: str, tmp_path: Path
+) -> None:
+    """With a 1.5 GB container, MiniLM copies load until one answers 507 (not an OOM
+    kill); after SageMaker-style eviction (DELETE) the same model loads."""
+    models = tmp_path / "models"
+    names = [f"m{i}" for i in range(5)]
+    for name in names:
+        shutil.copytree(model_factory.minilm_dir(), models / name / "model")
+    with run_container(
+        toolkit_image,
+        env={"SAGEMAKER_MULTI_MODEL": "true"},
+        volumes={models: "/opt/ml/models"},
+        docker_args=("--memory", "1500m"),
+    ) as container:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and http_status(f"{container.url}/ping") != 200:
+            time.sleep(0.5)
+        statuses: dict[str, int] = {}
+        for name in names:
+            body = f'{{"model_name": "{name}", "url": "/opt/ml/models/{name}/model"}}'
+            statuses[name] = _status("POST", f"{container.url}/models", body.encode())
+            if statuses[name] == 507:
+                break
+        refused = [n for n, s in statuses.items() if s == 507]
+        assert refused, f"no 507 within five models: {statuses}"
+        assert all(s in (200, 507) for s in statuses.values()), statuses
+        # The refused registration is removed right after the 507 (toolkit/memory.py).
+        for _ in range(60):
+            if _status("GET", f"{container.url}/models/{refused[0]}") == 404:
+                break
+            time.sleep(0.25)
+        gone = _status("GET", f"{container.url}/models/{refused[0]}")
+        assert gone == 404, container.logs()[-6000:]
+        assert _status("DELETE", f"{container.url}/models/{names[0]}") == 200
+        retry = f'{{"model_name": "{refused[0]}", "url": "/opt/ml/models/{refused[0]}/model"}}'
+        assert _status("POST", f"{container.url}/models", retry.encode()) == 200
