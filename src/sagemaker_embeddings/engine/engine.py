@@ -106,6 +106,7 @@ class Engine:
         self.worker = InferenceWorker(runner, self.batches, on_batch=self._observe_batch)
         workers = settings.tokenization_workers or max(1, (os.cpu_count() or 2) - 1)
         self.tokenization_workers = workers
+        self.output_width = 0  # width of the pooled output, learnt from the warm-up pass
         self._tokenizer_pool = ThreadPoolExecutor(workers, thread_name_prefix="tokenize")
 
     # --- lifecycle -------------------------------------------------------------
@@ -121,7 +122,8 @@ class Engine:
         length = min(self.spec.max_input_length, self.settings.max_batch_tokens)
         ids = [[0] * length]
         try:
-            self.runner.forward(self.runner.collate(ids, ids), [False])
+            (output,) = self.runner.forward(self.runner.collate(ids, ids), [False])
+            self.output_width = int(output.shape[-1])
         # Start-up boundary: a model that cannot run its own maximum length must not serve.
         except Exception as exc:
             raise ModelLoadError(
@@ -148,6 +150,11 @@ class Engine:
         dimensions: int | None = None,
     ) -> Result[list[np.ndarray]]:
         self._require({"embed", "sparse"}, "/embed")
+        # Checked before any work is queued: a bad request costs no forward pass.
+        if dimensions is not None and not 0 < dimensions <= self.output_width:
+            raise ValidationFailed(
+                f"`dimensions` must be between 1 and {self.output_width}, got {dimensions}"
+            )
         result = await self._run(self._texts(inputs), False, truncate, direction, prompt_name)
         # A sentence-transformers Normalize module is part of the model: always applied.
         normalize = normalize or self.spec.normalize_module
@@ -412,10 +419,6 @@ def _activate(logits: np.ndarray) -> np.ndarray:
 
 def _matryoshka(vector: np.ndarray, dimensions: int | None, normalize: bool) -> np.ndarray:
     if dimensions is not None:
-        if not 0 < dimensions <= vector.shape[-1]:
-            raise ValidationFailed(
-                f"`dimensions` must be between 1 and {vector.shape[-1]}, got {dimensions}"
-            )
         vector = vector[:dimensions]
     if normalize:
         norm = float(np.linalg.norm(vector))
