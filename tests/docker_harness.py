@@ -232,9 +232,19 @@ def ensure_offline_wheelhouse(
 
 
 def build_cpu_image(wheelhouse: Path) -> str:
-    """Build the CPU flavor from this working tree (serialised across sessions)."""
+    """Build the CPU flavor from this working tree (serialised across sessions).
+
+    Returns a content-named tag, ``sagemaker-embeddings-test:cpu-<image id>``, rather
+    than the build's own tag: other sessions rebuild the tree (moving that tag) and
+    remove tags they add, which once deleted the image under a running session. A
+    tag named after the content never moves, and nothing removes it.
+    """
     with state_lock("build"):
-        return build_image("cpu", wheelhouse=wheelhouse)
+        built = build_image("cpu", wheelhouse=wheelhouse)
+        image_id = docker("image", "inspect", "--format", "{{.Id}}", built)
+        pinned = f"sagemaker-embeddings-test:cpu-{image_id.removeprefix('sha256:')[:12]}"
+        docker("tag", image_id, pinned)
+    return pinned
 
 
 # --- containers -----------------------------------------------------------------------
