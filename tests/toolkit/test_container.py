@@ -116,12 +116,21 @@ def test_mme_507_then_eviction_in_a_memory_limited_container(
         assert refused, f"no 507 within five models: {statuses}"
         assert all(s in (200, 507) for s in statuses.values()), statuses
         # The refused registration is removed right after the 507 (toolkit/memory.py).
-        for _ in range(60):
+        # Usually within 2 s; allow for a loaded machine.
+        for _ in range(240):
             if _status("GET", f"{container.url}/models/{refused[0]}") == 404:
                 break
             time.sleep(0.25)
         gone = _status("GET", f"{container.url}/models/{refused[0]}")
         assert gone == 404, container.logs()[-6000:]
-        assert _status("DELETE", f"{container.url}/models/{names[0]}") == 200
+        # SageMaker's answer to 507: evict a loaded model and retry, until it fits.
         retry = f'{{"model_name": "{refused[0]}", "url": "/opt/ml/models/{refused[0]}/model"}}'
-        assert _status("POST", f"{container.url}/models", retry.encode()) == 200
+        loaded = [n for n, s in statuses.items() if s == 200]
+        outcomes = []
+        for victim in loaded:
+            assert _status("DELETE", f"{container.url}/models/{victim}") == 200
+            time.sleep(2)  # the evicted worker's memory is returned after DELETE answers
+            outcomes.append(_status("POST", f"{container.url}/models", retry.encode()))
+            if outcomes[-1] == 200:
+                break
+        assert outcomes[-1] == 200, outcomes
