@@ -46,6 +46,7 @@ def say(message: str) -> None:
 @dataclass(frozen=True)
 class Options:
     quick: bool
+    setup_only: bool
     seconds: float
     warmup: float
     ceiling_seconds: float
@@ -80,6 +81,8 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument("--workloads", type=_csv, help="subset of W1,W2,W3,W4,W5")
     parser.add_argument("--models", type=_csv, help="subset of minilm,bert-base")
     parser.add_argument("--dtypes", type=_csv, help="subset of float32,bfloat16")
+    parser.add_argument("--setup-only", action="store_true",
+                        help="create the peer environments and models, then stop")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help="peer environments and built models (default %(default)s)")
     args = parser.parse_args(argv)
@@ -94,6 +97,7 @@ def parse_options(argv: list[str] | None) -> Options:
     asked_w2 = args.workloads is not None and "W2" in workloads
     return Options(
         quick=quick,
+        setup_only=bool(args.setup_only),
         seconds=args.seconds or (3.0 if quick else 15.0),
         warmup=1.0 if quick else 3.0,
         ceiling_seconds=2.0 if quick else 8.0,
@@ -168,6 +172,7 @@ def run_server(options: Options, item: ServerPlan, model_dir: Path, workdir: Pat
     task = "rerank" if item.model == "minilm-reranker" else "embed"
     spec = launch(item.peer, model_dir, task, item.dtype, MAX_LENGTH[item.model],
                   workdir, options.cache)
+    spec.label = f"{item.peer}/{item.model}/{item.dtype}"
     process = ServerProcess(spec, workdir / "server.log")
     row: dict[str, Any] = {"peer": item.peer, "model": item.model, "dtype": item.dtype,
                            "cold_start_s": None, "workloads": {}, "error": None}
@@ -232,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     results["setup_seconds"] = setup_peers(options, plans)
     say("models: building what is missing")
     models: dict[str, str] = _python_json(["bench.models", str(options.cache)], timeout=1200)
+    if options.setup_only:
+        say(f"setup done: {results['setup_seconds']}")
+        return 0
     if "bfloat16" in options.dtypes:
         say("matrix-product rates (float32, bfloat16)")
         results["gemm"] = _python_json(
