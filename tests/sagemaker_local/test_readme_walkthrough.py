@@ -85,6 +85,7 @@ def test_walkthrough_in_local_mode(
         "role": ROLE,
         "instance_type": "local",
         "bucket": f"file://{tmp_path}",
+        "code_location": "s3://local-mode-bucket/code",  # never written: no inference code
     }
     for code in blocks("run"):
         exec(compile(code, str(README), "exec"), namespace)
