@@ -154,32 +154,38 @@ def targets(results: Results) -> list[Target]:
 
 
 def chart(results: Results, path: Path) -> None:
-    """One panel per workload: each server's figure, the ceilings as dashed lines."""
+    """One panel per workload for MiniLM (and one for BERT-base W1): each server's
+    figure, with the in-process ceilings as lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = sorted({w for row in results["servers"] for w in row["workloads"]})
-    figure, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.8), squeeze=False)
-    for axis, name in zip(axes[0], names, strict=True):
-        rows = [(f"{r['peer']}\n{r['model']}\n{r['dtype']}", metric(r, name))
-                for r in results["servers"] if metric(r, name) is not None]
+    panels = [(name, "minilm") for name in names]
+    if any(row["model"] == "bert-base" for row in results["servers"]):
+        panels.append(("W1", "bert-base"))
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.8),
+                                squeeze=False)
+    for axis, (name, model) in zip(axes[0], panels, strict=True):
+        rows = [(f"{r['peer']}\n{r['dtype']}", metric(r, name)) for r in results["servers"]
+                if _model_of(name, r["model"]) == model and metric(r, name) is not None]
         labels = [label for label, _ in rows]
-        values = [value or 0.0 for _, value in rows]
         colors = ["tab:blue" if label.startswith("ours") else "tab:gray" for label in labels]
-        axis.bar(range(len(rows)), values, color=colors)
-        axis.set_xticks(range(len(rows)), labels, fontsize=6)
-        axis.set_title(f"{name}: {WORKLOADS[cast(WorkloadName, name)].title}", fontsize=8)
+        axis.bar(range(len(rows)), [value or 0.0 for _, value in rows], color=colors)
+        axis.set_xticks(range(len(rows)), labels, fontsize=7)
+        title = WORKLOADS[cast(WorkloadName, name)].title
+        axis.set_title(f"{name} {model}: {title}", fontsize=8)
         axis.set_ylabel("p50 ms (lower is better)" if name == "W3" else "inputs/s")
         for dtype, style in (("float32", "--"), ("bfloat16", ":")):
-            limit = ceiling(results, "minilm", dtype, name)
+            limit = ceiling(results, model, dtype, name)
             if limit is not None:
                 axis.axhline(limit, linestyle=style, color="black", linewidth=0.8,
-                             label=f"in-process {dtype} (MiniLM)")
-        axis.legend(fontsize=6)
+                             label=f"in-process {dtype}")
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=6)
     figure.suptitle(f"sagemaker-embeddings benchmark, {results['meta']['date']}, "
-                    f"{results['meta']['cpu']}", fontsize=9)
+                    f"{results['meta']['cpu']}, {results['meta']['cores']} cores", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
