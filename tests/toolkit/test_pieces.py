@@ -112,3 +112,11 @@ def test_error_answers() -> None:
     unknown = error_answer(KeyError("secret internals"))
     assert unknown.status == 500
     assert b"secret" not in unknown.body  # the traceback goes to the log only
+
+
+def test_missing_java_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sagemaker_embeddings.toolkit.launcher import missing_requirements
+
+    assert missing_requirements() == ""  # this machine has the extra and Java 17
+    monkeypatch.setenv("JAVA_HOME", "/nonexistent")
+    assert missing_requirements() == "java"

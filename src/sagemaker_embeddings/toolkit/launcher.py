@@ -38,6 +38,10 @@ SINGLE_MODEL_NAME = "model"  # the name the toolkit gives the one model; /invoca
 
 
 def run_toolkit(settings: Settings) -> int:
+    missing = missing_requirements()
+    if missing:
+        logger.error("toolkit mode needs %s (the `toolkit` extra and a Java runtime)", missing)
+        return 1
     model_dir = settings.sagemaker_base_dir / ("models" if settings.multi_model else "model")
     requirements = model_dir / "code" / "requirements.txt"
     if requirements.is_file() and not install_requirements(requirements):
@@ -57,6 +61,16 @@ def run_toolkit(settings: Settings) -> int:
     finally:
         _stop_group(process)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def missing_requirements() -> str:
+    """What toolkit mode lacks on this machine, in words; empty when nothing."""
+    missing = [m for m in ("mms", "sagemaker_inference") if importlib.util.find_spec(m) is None]
+    java_home = os.environ.get("JAVA_HOME")
+    java = Path(java_home, "bin", "java") if java_home else shutil.which("java")
+    if java is None or not Path(java).exists():
+        missing.append("java")
+    return ", ".join(missing)
 
 
 def install_requirements(path: Path) -> bool:
