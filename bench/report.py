@@ -116,6 +116,37 @@ def best_float32_peer(results: Results, model: str, workload: str) -> tuple[str,
     return best
 
 
+def versus_peers(results: Results) -> str:
+    """Per model and workload: ours in each dtype against the best float32 peer
+    (W3: the peer with the lowest p50, and the ratio of latencies, lower is better)."""
+    lines = []
+    for model, names in (("minilm", ("W1", "W2", "W3", "W4", "W5")), ("bert-base", ("W1", "W2"))):
+        for name in names:
+            peers = []
+            for peer in ("aws", "infinity", "fifo"):
+                value = metric(server(results, peer, _served(model, name), "float32"), name)
+                if value is not None:
+                    peers.append((peer, value))
+            if not peers:
+                continue
+            pick = min if name == "W3" else max
+            best_peer, best = pick(peers, key=lambda item: item[1])
+            cells = []
+            for dtype in ("float32", "bfloat16"):
+                ours = metric(server(results, "ours", _served(model, name), dtype), name)
+                if ours is not None:
+                    cells.append(f"ours {dtype} {ours / best:.2f}x")
+            if cells:
+                lines.append(f"  {model} {name}: {', '.join(cells)} the best float32 peer "
+                             f"({best_peer}, {best:.1f}{' ms' if name == 'W3' else '/s'})")
+    return "\n".join(lines)
+
+
+def _served(model: str, workload: str) -> str:
+    """The model a server row carries for a workload (W5 runs on the reranker)."""
+    return "minilm-reranker" if workload == "W5" and model == "minilm" else model
+
+
 def targets(results: Results) -> list[Target]:
     ours32 = server(results, "ours", "minilm", "float32")
     ours16 = server(results, "ours", "minilm", "bfloat16")

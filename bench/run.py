@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
           f"cores | {' '.join(results['meta']['flags'])}"
           + (" | QUICK SMOKE RUN" if options.quick else ""))
     print(report.table(results))
+    print("\nAgainst the peers:")
+    print(report.versus_peers(results) or "  (no peer ran)")
     print("\nTargets (issue 6):")
     print("\n".join(t.line() for t in checks))
     print(f"\nJSON: {json_path}\nchart: {chart_path}")
