@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         None, ge=1, validation_alias=_env("SAGEMAKER_MAX_PAYLOAD_IN_MB")
     )
     api_key: SecretStr | None = Field(None, validation_alias=_env("API_KEY"))
+    # glibc malloc_trim(0) this often (TEI: 0.1 s) so that fragmented heap goes back
+    # to the OS under mixed shapes; 0 turns it off.
+    malloc_trim_seconds: float = Field(0.1, ge=0, validation_alias=_env("MALLOC_TRIM_SECONDS"))
     graceful_shutdown_seconds: float = Field(
         25.0, ge=0, lt=30, validation_alias=_env("GRACEFUL_SHUTDOWN_SECONDS")
     )

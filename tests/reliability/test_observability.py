@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -213,3 +215,21 @@ def test_otlp_spans_continue_the_callers_trace(
     assert status.int_value == 422
     assert "traced" not in str(collector.spans)  # no texts in spans either
     figure(f"tracing: {len(collector.spans)} OTLP spans received; traceparent parent honoured")
+
+
+def test_tracing_without_the_sdk_is_one_warning() -> None:
+    """OTLP_ENDPOINT without the `otel` extra: tracing is off, the server still starts."""
+    code = (
+        "import logging, sys\n"
+        "sys.modules['opentelemetry.sdk'] = None  # as if the extra were not installed\n"
+        "sys.modules['opentelemetry.exporter'] = None\n"
+        "logging.basicConfig()\n"
+        "from sagemaker_embeddings.observability.tracing import start_tracing\n"
+        "print(start_tracing('http://127.0.0.1:9', 'x'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"
+    assert done.stderr.count("OpenTelemetry SDK is not installed") == 1

@@ -90,14 +90,19 @@ class ApiKey:
         await self.app(scope, receive, send)
 
 
+# Requests answered sooner never start a watcher: most of them cost one timer handle.
+WATCH_AFTER_SECONDS = 0.005
+
+
 class CancelOnDisconnect:
     """Cancel a request's handler when its client hangs up, so its queued work is dropped.
 
-    uvicorn does not cancel handlers. Once the body has been read completely, a watcher
-    waits on ``receive()`` for ``http.disconnect`` and cancels the handler's task; the
-    engine then cancels its queue entries (te_request_failure{err="dropped"}). The
-    watcher starts only after the last body message, so it never takes a body message
-    from the app, and requests that never read a body (GET /ping) cost nothing.
+    uvicorn does not cancel handlers. Once the body has been read completely (and the
+    request is still running WATCH_AFTER_SECONDS later), a watcher waits on
+    ``receive()`` for ``http.disconnect`` and cancels the handler's task; the engine
+    then cancels its queue entries (te_request_failure{err="dropped"}). The watcher
+    never takes a body message from the app, and requests that never read a body
+    (GET /ping) or that are answered quickly pay no task at all.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -108,6 +113,8 @@ class CancelOnDisconnect:
             await self.app(scope, receive, send)
             return
         task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle | None = None
         watcher: asyncio.Task[None] | None = None
         answered = hung_up = False
 
@@ -119,12 +126,17 @@ class CancelOnDisconnect:
                 hung_up = True
                 task.cancel()
 
-        async def body_receive() -> Message:
+        def start_watching() -> None:
             nonlocal watcher
+            if not answered:
+                watcher = loop.create_task(watch())
+
+        async def body_receive() -> Message:
+            nonlocal timer
             message = await receive()
             body_done = message["type"] == "http.request" and not message.get("more_body")
-            if body_done and watcher is None and not answered:
-                watcher = asyncio.ensure_future(watch())
+            if body_done and timer is None and not answered:
+                timer = loop.call_later(WATCH_AFTER_SECONDS, start_watching)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -142,6 +154,8 @@ class CancelOnDisconnect:
             if task is not None and hasattr(task, "uncancel"):
                 task.uncancel()
         finally:
+            if timer is not None:
+                timer.cancel()
             if watcher is not None and not watcher.done():
                 watcher.cancel()
 
