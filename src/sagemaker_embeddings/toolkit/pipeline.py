@@ -23,7 +23,9 @@ from sagemaker_inference.errors import BaseInferenceToolkitError
 
 from sagemaker_embeddings.errors import ServingError
 from sagemaker_embeddings.http.content import (
+    CSV,
     JSON,
+    JSON_LINES,
     apply_custom_attributes,
     choose_accept,
     decode_body,
@@ -38,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 # Bodies the toolkit hands to input_fn/transform_fn as text rather than bytes.
-TEXT_TYPES = ("application/json", "text/csv", "application/jsonlines", "application/x-jsonlines")
+TEXT_TYPES = (JSON, CSV, *JSON_LINES)
 
 
 @dataclass(frozen=True)
