@@ -93,14 +93,14 @@ MINILM_CAPACITY = 16  # MAX_CONCURRENT_REQUESTS of the MiniLM server
 def minilm(server_factory: ServerFactory) -> RunningServer:
     """The real all-MiniLM-L6-v2 (the embedded default): slow enough for queues to form.
 
-    A small token budget (four 256-token inputs per forward pass) makes a client batch
+    A small token budget (two 256-token inputs per forward pass) makes a client batch
     take several passes, so bursts overflow admission and hang-ups leave queued work.
     """
     return server_factory(
         "rel-minilm",
         {
             "MAX_CONCURRENT_REQUESTS": str(MINILM_CAPACITY),
-            "MAX_BATCH_TOKENS": "1024",
+            "MAX_BATCH_TOKENS": "512",
             "MAX_CLIENT_BATCH_SIZE": "32",
         },
     )
