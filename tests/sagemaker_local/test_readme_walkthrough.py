@@ -53,12 +53,13 @@ def test_walkthrough_blocks_are_marked() -> None:
 
 
 @pytest.fixture
-def image_uri(cpu_image: str, local_session: Any) -> Iterator[str]:
+def image_uri(cpu_image: str) -> Iterator[str]:
     """The CPU image tagged with the URI get_image_uri gives (so local mode neither pulls
-    nor logs in to ECR)."""
+    nor logs in to ECR). Requested before ``local_session``, so it is torn down after the
+    containers are gone: Docker refuses to untag a reference a container uses."""
     from sagemaker_embeddings.deploy import get_image_uri
 
-    uri = get_image_uri(instance_type="local", session=local_session)
+    uri = get_image_uri(instance_type="local", region=REGION)
     docker("tag", cpu_image, uri)
     yield uri
     docker("image", "rm", uri, check=False)
