@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.container, pytest.mark.sagemaker_local, pytest.mark.sl
 SCRIPT = Path(__file__).with_name("v3_local_endpoint.py")
 
 
+@pytest.mark.timeout(2400)  # the first run installs SDK v3 (about 10 minutes here)
 def test_v3_model_builder_and_local_endpoint(
     cpu_image: str, model_data: ModelData, model_dirs: dict[str, Path]
 ) -> None:
