@@ -103,13 +103,30 @@ class TokenBudgetQueue:
             while True:
                 self._drop_abandoned()
                 if self._pending:
-                    chosen = self._choose()
-                    taken = set(map(id, chosen))
-                    self._pending = [e for e in self._pending if id(e) not in taken]
-                    return Batch(chosen)
+                    return self._take()
                 if self._closed:
                     return None
                 self._condition.wait()
+
+    def regroup(self, batch: Batch) -> Batch:
+        """Re-form a batch prepared ahead of time with the entries that arrived since.
+
+        A batch prepared while the previous pass ran holds only what had arrived by
+        then; taking it as it is would leave later arrivals for yet another pass. The
+        same batch comes back when nothing arrived.
+        """
+        with self._condition:
+            if not self._pending:
+                return batch
+            self._pending = sorted([*batch.entries, *self._pending], key=lambda e: e.order)
+            self._drop_abandoned()
+            return self._take() if self._pending else Batch([])
+
+    def _take(self) -> Batch:
+        chosen = self._choose()
+        taken = set(map(id, chosen))
+        self._pending = [e for e in self._pending if id(e) not in taken]
+        return Batch(chosen)
 
     def _drop_abandoned(self) -> None:
         kept = [e for e in self._pending if not e.abandoned]

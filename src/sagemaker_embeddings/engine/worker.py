@@ -1,7 +1,9 @@
 """InferenceWorker: one thread owns the model; a second prepares the next batch.
 
 Batch formation and collation (Python work) overlap with the forward pass (torch
-work, which releases the GIL). An error fails only the futures of its own batch.
+work, which releases the GIL). When the model becomes free, the prepared batch is
+re-formed with whatever arrived meanwhile, so concurrent clients share passes
+instead of trickling through one at a time. An error fails only its own batch.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class InferenceWorker:
         self._on_batch = on_batch
         # Depth 1: exactly one batch is prepared ahead of the running one.
         self._ready: queue.Queue[tuple[Batch, Collated] | None] = queue.Queue(maxsize=1)
+        # The former prepares the next batch only once the inference thread has taken
+        # (and re-formed) the previous one; otherwise it would grab new arrivals first.
+        self._slot = threading.Semaphore(1)
         self._former = threading.Thread(target=self._form, name="batch-former", daemon=True)
         self._inferrer = threading.Thread(target=self._infer, name="inference", daemon=True)
         self._last_batch_ok = True
@@ -54,17 +59,27 @@ class InferenceWorker:
     def healthy(self) -> bool:
         return self._inferrer.is_alive() and self._last_batch_ok
 
+    def _collate(self, batch: Batch) -> Collated | None:
+        try:
+            return self.runner.collate(
+                [e.tokens.ids for e in batch.entries],
+                [e.tokens.type_ids for e in batch.entries],
+            )
+        except Exception as exc:  # fail this batch only
+            logger.exception("collating a batch failed")
+            _fail(batch.entries, exc)
+            return None
+
     def _form(self) -> None:
         try:
-            while (batch := self.batches.next_batch()) is not None:
-                try:
-                    collated = self.runner.collate(
-                        [e.tokens.ids for e in batch.entries],
-                        [e.tokens.type_ids for e in batch.entries],
-                    )
-                except Exception as exc:  # fail this batch only
-                    logger.exception("collating a batch failed")
-                    _fail(batch.entries, exc)
+            while True:
+                self._slot.acquire()
+                batch = self.batches.next_batch()
+                if batch is None:
+                    break
+                collated = self._collate(batch)
+                if collated is None:
+                    self._slot.release()
                     continue
                 self._ready.put((batch, collated))
         finally:
@@ -72,7 +87,15 @@ class InferenceWorker:
 
     def _infer(self) -> None:
         while (item := self._ready.get()) is not None:
-            batch, collated = item
+            prepared, prepared_collated = item
+            collated_or_none: Collated | None = prepared_collated
+            batch = self.batches.regroup(prepared)
+            if batch is not prepared and batch.entries:
+                collated_or_none = self._collate(batch)
+            self._slot.release()
+            if collated_or_none is None or not batch.entries:
+                continue
+            collated = collated_or_none
             entries = batch.entries
             started = time.perf_counter()
             try:

@@ -168,10 +168,11 @@ class ModelRunner:
     @torch.inference_mode()
     def forward(self, batch: Collated, raw: Sequence[bool]) -> list[np.ndarray]:
         """Return, per input, its pooled vector / logits, or its token states when ``raw``."""
-        inputs: dict[str, torch.Tensor] = {
-            "input_ids": batch.input_ids,
-            "attention_mask": batch.attention_mask,
-        }
+        inputs: dict[str, torch.Tensor] = {"input_ids": batch.input_ids}
+        # Without padding the mask is all ones; leaving it out lets SDPA take its
+        # unmasked kernels (length grouping makes such batches common).
+        if min(batch.lengths) != max(batch.lengths):
+            inputs["attention_mask"] = batch.attention_mask
         if batch.token_type_ids is not None:
             inputs["token_type_ids"] = batch.token_type_ids
         output = self.model(**inputs)
