@@ -316,7 +316,8 @@ def test_custom_attributes(bert: RunningServer) -> None:
         def fuzz(attributes: str, body: bytes, content_type: str) -> None:
             nonlocal count
             count += 1
-            _invoke(bert, client, body, content_type, "", attributes)
+            # HTTP header values carry no leading or trailing blanks (h11 refuses them).
+            _invoke(bert, client, body, content_type, "", attributes.strip() or None)
 
         fuzz()
     _healthy(bert)
