@@ -101,7 +101,7 @@ class Engine:
         self.batches = TokenBudgetQueue(
             settings.max_batch_tokens,
             settings.max_batch_requests,
-            on_dropped=lambda n: self.metrics.request_failure.labels("dropped").inc(n),
+            on_dropped=self._on_dropped,
         )
         self.worker = InferenceWorker(runner, self.batches, on_batch=self._observe_batch)
         workers = settings.tokenization_workers or max(1, (os.cpu_count() or 2) - 1)
@@ -389,6 +389,13 @@ class Engine:
                 inference=inference_avg,
             ),
         )
+
+    def _on_dropped(self, count: int) -> None:
+        # Inputs of clients that went away leave the queue without a forward pass; when
+        # they were the last ones, no batch follows to refresh te_queue_size. Called with
+        # the queue's (re-entrant) lock held, after the entries were removed.
+        self.metrics.request_failure.labels("dropped").inc(count)
+        self.metrics.queue_size.set(len(self.batches))
 
     def _observe_batch(self, batch: Batch, seconds: float) -> None:
         self.metrics.batch_size.observe(len(batch.entries))
