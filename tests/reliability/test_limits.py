@@ -25,10 +25,15 @@ def _connect(server: RunningServer) -> socket.socket:
 
 
 def _read_response(sock: socket.socket) -> bytes:
+    # The server closes the connection after its answer (`connection: close`); headers
+    # and body may arrive in separate segments, so read until the close (bounded).
     data = b""
     deadline = time.monotonic() + 10
-    while b"\r\n\r\n" not in data and time.monotonic() < deadline:
-        chunk = sock.recv(65536)
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except (TimeoutError, ConnectionResetError):
+            break
         if not chunk:
             break
         data += chunk
