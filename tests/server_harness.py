@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 
 SERVE = str(Path(sys.executable).parent / "serve")
-# Variables of the developer's shell that would change which model the server loads.
-_MODEL_VARIABLES = (
+# Variables of the developer's shell that would change what the server loads or does.
+SERVER_VARIABLES = (
     "HF_MODEL_ID",
     "MODEL_ID",
     "HF_MODEL_REVISION",
@@ -91,7 +91,7 @@ def run_to_exit(
 
 
 def server_env(extra: dict[str, str], base_dir: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _MODEL_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_VARIABLES}
     env.update(
         LISTEN_ADDRESS="127.0.0.1",
         SAGEMAKER_BIND_TO_PORT=str(port),

