@@ -68,7 +68,7 @@ class Batch:
 
 
 class TokenBudgetQueue:
-    """Thread-safe: the event loop appends, the batch-forming thread takes."""
+    """Thread-safe: the event loop appends, the inference thread takes."""
 
     def __init__(
         self,
@@ -107,20 +107,6 @@ class TokenBudgetQueue:
                 if self._closed:
                     return None
                 self._condition.wait()
-
-    def regroup(self, batch: Batch) -> Batch:
-        """Re-form a batch prepared ahead of time with the entries that arrived since.
-
-        A batch prepared while the previous pass ran holds only what had arrived by
-        then; taking it as it is would leave later arrivals for yet another pass. The
-        same batch comes back when nothing arrived.
-        """
-        with self._condition:
-            if not self._pending:
-                return batch
-            self._pending = sorted([*batch.entries, *self._pending], key=lambda e: e.order)
-            self._drop_abandoned()
-            return self._take() if self._pending else Batch([])
 
     def _take(self) -> Batch:
         chosen = self._choose()

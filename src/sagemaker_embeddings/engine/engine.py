@@ -20,7 +20,13 @@ import numpy as np
 
 from sagemaker_embeddings.engine.admission import Admission
 from sagemaker_embeddings.engine.batching import Batch, Entry, Output, TokenBudgetQueue
-from sagemaker_embeddings.engine.tokenize import Direction, InputTokenizer, TextInput
+from sagemaker_embeddings.engine.tokenize import (
+    Direction,
+    InputTokenizer,
+    TextInput,
+    TokenizedInput,
+    text_chars,
+)
 from sagemaker_embeddings.engine.worker import InferenceWorker
 from sagemaker_embeddings.errors import (
     EmptyInput,
@@ -38,6 +44,8 @@ from sagemaker_embeddings.settings import Settings
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Requests up to this many characters are tokenized on the event loop, not in the pool.
+INLINE_TOKENIZATION_CHARS = 2048
 RawInput = str | list[int]  # text, or token ids (decoded and re-encoded, as TEI does)
 
 
@@ -111,7 +119,8 @@ class Engine:
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
-        self.worker.start()
+        """Warm up and start serving; raises ModelLoadError when the warm-up fails."""
+        self.worker.start(self.warmup)
 
     def stop(self) -> None:
         self.worker.stop()
@@ -351,11 +360,17 @@ class Engine:
         prompt_name: str | None,
         started: float,
     ) -> Result[list[np.ndarray]]:
-        tokenized = await self._in_pool(
-            lambda: self.tokenizer.encode(
+        def encode() -> list[TokenizedInput]:
+            return self.tokenizer.encode(
                 inputs, truncate=truncate, direction=direction, prompt_name=prompt_name
             )
-        )
+
+        # A short request encodes in well under a millisecond (a 10-token text: 20 us,
+        # 1300 characters: 0.3 ms): cheaper on the event loop than a hop to the pool.
+        if sum(map(text_chars, inputs)) <= INLINE_TOKENIZATION_CHARS:
+            tokenized = encode()
+        else:
+            tokenized = await self._in_pool(encode)
         tokenized_at = time.perf_counter()
         loop = asyncio.get_running_loop()
         entries = [Entry(t, raw, loop.create_future(), loop) for t in tokenized]

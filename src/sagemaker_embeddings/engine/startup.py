@@ -23,8 +23,7 @@ def load_engine(settings: Settings) -> Engine:
     tokenizer = InputTokenizer(load_tokenizer(source.path, settings.trust_remote_code), spec)
     runner = ModelRunner(source, spec, settings)
     engine = Engine(source, spec, tokenizer, runner, settings)
-    engine.warmup()
-    engine.start()
+    engine.start()  # warms up on the inference thread
     logger.info(
         "model=%s task=%s pooling=%s dtype=%s device=%s max_input_length=%d load_seconds=%.2f",
         source.model_id,

@@ -94,7 +94,7 @@ class InputTokenizer:
             add_special_tokens=add_special_tokens,
         )
         return [
-            TokenizedInput(ids=e.ids, type_ids=e.type_ids, chars=_chars(text))
+            TokenizedInput(ids=e.ids, type_ids=e.type_ids, chars=text_chars(text))
             for e, text in zip(encodings, inputs, strict=True)
         ]
 
@@ -172,5 +172,5 @@ class InputTokenizer:
         )
 
 
-def _chars(text: TextInput) -> int:
+def text_chars(text: TextInput) -> int:
     return len(text) if isinstance(text, str) else len(text[0]) + len(text[1])

@@ -70,16 +70,3 @@ def test_abandoned_entries_are_dropped(loop: asyncio.AbstractEventLoop) -> None:
     queue.append(waiting)
     assert drain(queue) == [[5, 7]]
     assert dropped == [1]
-
-
-def test_regroup_takes_in_what_arrived_after_preparation(loop: asyncio.AbstractEventLoop) -> None:
-    queue = TokenBudgetQueue(max_batch_tokens=1000)
-    queue.append(entries(loop, [10]))
-    prepared = queue.next_batch()
-    assert prepared is not None
-    assert queue.regroup(prepared) is prepared  # nothing new: the prepared batch stands
-    queue.append(entries(loop, [11, 12, 300]))
-    regrouped = queue.regroup(prepared)
-    assert [e.length for e in regrouped.entries] == [10, 11, 12]
-    assert regrouped.entries[0] is prepared.entries[0]  # the oldest entry stays in
-    assert drain(queue) == [[300]]

@@ -31,7 +31,9 @@ from sagemaker_embeddings.schemas.tei import (
 )
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool,
+    # one more thread hop on every request.
     engine: Engine = request.app.state.engine
     return engine
 
