@@ -39,6 +39,8 @@ class InferenceWorker:
         self._warmup_error: BaseException | None = None
         self._last_batch_ok = True
         self.busy_seconds = 0.0  # time spent in forward passes, for utilisation
+        self._in_pass = False
+        self._last_pass_end = time.monotonic()
 
     def start(self, warmup: Callable[[], None]) -> None:
         """Start the thread; ``warmup`` runs first on it. Raises what ``warmup`` raised.
@@ -65,6 +67,10 @@ class InferenceWorker:
     def healthy(self) -> bool:
         return self._thread.is_alive() and self._last_batch_ok
 
+    def last_active(self) -> float:
+        """Monotonic time of the last batch's end; now while a batch runs."""
+        return time.monotonic() if self._in_pass else self._last_pass_end
+
     def _run(self) -> None:
         try:
             self._warmup()
@@ -78,7 +84,12 @@ class InferenceWorker:
         # arrived during the previous pass; collating takes well under a millisecond,
         # not worth a second thread and its hand-off.
         while (batch := self.batches.next_batch()) is not None:
-            self._run_batch(batch)
+            self._in_pass = True
+            try:
+                self._run_batch(batch)
+            finally:
+                self._last_pass_end = time.monotonic()
+                self._in_pass = False
 
     def _run_batch(self, batch: Batch) -> None:
         entries = batch.entries

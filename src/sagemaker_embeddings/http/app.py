@@ -31,7 +31,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     if settings.otlp_endpoint:
         tracing = start_tracing(settings.otlp_endpoint, settings.otlp_service_name)
 
-    trimmer = HeapTrimmer(settings.malloc_trim_seconds)
+    trimmer = HeapTrimmer(settings.malloc_trim_seconds, engine.worker.last_active)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
