@@ -27,6 +27,11 @@ def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
+# TEI's MAX_BATCH_TOKENS default: the budget on GPU, and the longest input any device
+# accepts unless MAX_BATCH_TOKENS says more.
+TEI_MAX_BATCH_TOKENS = 16384
+
+
 class Settings(BaseSettings):
     """Every knob of the server, in one object built once at start-up."""
 
@@ -54,7 +59,8 @@ class Settings(BaseSettings):
     default_prompt: str | None = Field(None, validation_alias=_env("DEFAULT_PROMPT"))
 
     # --- batching and admission ------------------------------------------------
-    max_batch_tokens: int = Field(16384, ge=1, validation_alias=_env("MAX_BATCH_TOKENS"))
+    # None: TEI's 16384 on GPU, a smaller device-chosen budget on CPU (models/runner.py).
+    max_batch_tokens: int | None = Field(None, ge=1, validation_alias=_env("MAX_BATCH_TOKENS"))
     max_batch_requests: int | None = Field(None, ge=1, validation_alias=_env("MAX_BATCH_REQUESTS"))
     max_concurrent_requests: int = Field(
         512, ge=1, validation_alias=_env("MAX_CONCURRENT_REQUESTS")

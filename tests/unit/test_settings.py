@@ -29,7 +29,7 @@ def test_env_names(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults_follow_tei_and_sagemaker() -> None:
     settings = Settings()
-    assert settings.max_batch_tokens == 16384
+    assert settings.max_batch_tokens is None  # chosen by device: models/runner.py
     assert settings.max_concurrent_requests == 512
     assert settings.max_client_batch_size == 32
     assert settings.auto_truncate is True

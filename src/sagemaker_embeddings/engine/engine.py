@@ -35,7 +35,7 @@ from sagemaker_embeddings.errors import (
     ValidationFailed,
     WrongModelType,
 )
-from sagemaker_embeddings.models.runner import ModelRunner
+from sagemaker_embeddings.models.runner import ModelRunner, batch_token_budget
 from sagemaker_embeddings.models.source import ModelSource
 from sagemaker_embeddings.models.task import ModelSpec, Task
 from sagemaker_embeddings.observability.metrics import Metrics, failure_label
@@ -106,8 +106,11 @@ class Engine:
         self.settings = settings
         self.metrics = Metrics(spec.max_input_length)
         self.admission = Admission(settings.max_concurrent_requests)
+        self.max_batch_tokens = batch_token_budget(
+            settings.max_batch_tokens, runner.device, spec.max_input_length
+        )
         self.batches = TokenBudgetQueue(
-            settings.max_batch_tokens,
+            self.max_batch_tokens,
             settings.max_batch_requests,
             on_dropped=self._on_dropped,
         )
@@ -128,7 +131,7 @@ class Engine:
 
     def warmup(self) -> None:
         """One forward pass of the longest input the server accepts (allocations, kernels)."""
-        length = min(self.spec.max_input_length, self.settings.max_batch_tokens)
+        length = min(self.spec.max_input_length, self.max_batch_tokens)
         ids = [[0] * length]
         try:
             (output,) = self.runner.forward(self.runner.collate(ids, ids), [False])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sagemaker_embeddings.errors import ModelLoadError
-from sagemaker_embeddings.settings import Pooling, Settings
+from sagemaker_embeddings.settings import TEI_MAX_BATCH_TOKENS, Pooling, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -212,13 +212,14 @@ def _max_input_length(
         length = int(config["max_trained_positions"])
     if length is None:
         raise ModelLoadError("cannot tell the model's maximum input length from its config")
-    if length > settings.max_batch_tokens:
+    limit = settings.max_batch_tokens or TEI_MAX_BATCH_TOKENS
+    if length > limit:
         if not settings.auto_truncate:
             raise ModelLoadError(
                 f"max input length {length} exceeds MAX_BATCH_TOKENS="
-                f"{settings.max_batch_tokens}; raise MAX_BATCH_TOKENS or enable AUTO_TRUNCATE"
+                f"{limit}; raise MAX_BATCH_TOKENS or enable AUTO_TRUNCATE"
             )
-        length = settings.max_batch_tokens
+        length = limit
     return int(length)
 
 

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import torch
 
-from sagemaker_embeddings.models.runner import attention_candidates
+from sagemaker_embeddings.models.runner import (
+    CPU_BATCH_TOKENS,
+    attention_candidates,
+    batch_token_budget,
+)
 
 
 def test_cpu_attention_is_sdpa_then_eager() -> None:
     assert attention_candidates(torch.device("cpu")) == ["sdpa", "eager"]
+
+
+def test_batch_token_budget_by_device() -> None:
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert batch_token_budget(None, cpu, 512) == CPU_BATCH_TOKENS
+    assert batch_token_budget(None, cpu, 8192) == 8192  # never below the longest input
+    assert batch_token_budget(None, gpu, 512) == 16384  # TEI's default
+    assert batch_token_budget(1000, cpu, 512) == 1000  # MAX_BATCH_TOKENS wins
+    assert batch_token_budget(1000, gpu, 512) == 1000

@@ -44,7 +44,7 @@ async def info(request: Request, engine: EngineDep) -> Info:
         model_type=model_type,
         max_concurrent_requests=settings.max_concurrent_requests,
         max_input_length=spec.max_input_length,
-        max_batch_tokens=settings.max_batch_tokens,
+        max_batch_tokens=engine.max_batch_tokens,
         max_batch_requests=settings.max_batch_requests,
         max_client_batch_size=settings.max_client_batch_size,
         auto_truncate=settings.auto_truncate,
