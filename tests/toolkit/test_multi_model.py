@@ -155,23 +155,44 @@ def test_unload_then_invoke_is_404(loaded: ToolkitServer, models: dict[str, Path
     assert _invoke(loaded, "minilm", {"inputs": "still here"}).status_code == 200
 
 
-def test_no_room_is_507_and_retryable(
+def _unregistered(server: ToolkitServer, name: str, seconds: float = 60) -> bool:
+    """True once ``name`` has been absent for 2 s in a row. A single 404 proves nothing:
+    after a failed load MMS removes the model for a few milliseconds, then puts it back
+    (toolkit/unregister.py)."""
+    deadline = time.monotonic() + seconds
+    absent_since = None
+    while time.monotonic() < deadline:
+        if httpx.get(f"{server.url}/models/{name}", timeout=10).status_code != 404:
+            absent_since = None
+        elif absent_since is None:
+            absent_since = time.monotonic()
+        elif time.monotonic() - absent_since >= 2:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+BROKEN_PY = "raise RuntimeError('broken on purpose')\n"
+
+
+def test_failed_loads_are_not_left_registered(
     tmp_path_factory: pytest.TempPathFactory, models: dict[str, Path]
 ) -> None:
-    """A model that does not fit gets 507 (so SageMaker evicts) and is not left registered
-    (so SageMaker's retry gets 507 or 200 again, never 409)."""
+    """A model that does not fit gets 507 (so SageMaker evicts), and neither it nor a model
+    whose inference.py fails is left registered: SageMaker's retry gets the same answer
+    again, never 409."""
     base = tmp_path_factory.mktemp("opt-ml-507")
     (base / "models").mkdir()
+    broken = copy_minilm(base / "broken")
+    (broken / "code").mkdir()
+    (broken / "code" / "inference.py").write_text(BROKEN_PY)
     env = {"SAGEMAKER_MULTI_MODEL": "true", "MEMORY_HEADROOM_MB": str(1 << 30)}
     server = start_toolkit(base, env, tmp_path_factory.mktemp("mms-507"))
     try:
-        first = _load(server, "too-big", models["minilm"])
-        assert first.status_code == 507, first.text
-        for _ in range(60):  # the registration is removed right after the 507
-            if httpx.get(f"{server.url}/models/too-big", timeout=10).status_code == 404:
-                break
-            time.sleep(0.25)
-        assert httpx.get(f"{server.url}/models/too-big", timeout=10).status_code == 404
-        assert _load(server, "too-big", models["minilm"]).status_code == 507
+        for name, path, status in (("too-big", models["minilm"], 507), ("broken", broken, 500)):
+            first = _load(server, name, path)
+            assert first.status_code == status, first.text
+            assert _unregistered(server, name), server.log()[-4000:]
+            assert _load(server, name, path).status_code == status
     finally:
         server.stop()

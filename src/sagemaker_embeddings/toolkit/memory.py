@@ -6,9 +6,12 @@ files plus a headroom (the worker's Python and torch runtime) must fit in what t
 machine, or the container's cgroup, still has available. A real allocation failure
 during the load is turned into the same error.
 
-MMS 1.1.11 leaves a model whose load answered 507 registered with no workers, so
-SageMaker's retry after evicting another model would get 409. ``unregister_later``
-starts a detached process that removes that registration once the 507 is out.
+MMS 1.1.11 leaves a model whose load answered 507 registered with no workers: its own
+attempt to unregister it fails (unregister.py says how), so SageMaker's retry after
+evicting another model would get 409. (A load that fails otherwise ends the worker
+process, and there MMS's own clean-up works: tests/toolkit/test_multi_model.py.)
+``unregister_later`` starts a detached process that removes the registration once the
+507 is out.
 """
 
 from __future__ import annotations
