@@ -44,6 +44,9 @@ class Flavor:
     accelerator: str  # the tag's torch/CUDA part
     os: str
     torch_index_url: str
+    # Toolkit mode (Java + multi-model-server): SageMaker runs custom-container
+    # multi-model endpoints on CPU instances only, so only the CPU image carries it.
+    toolkit: bool
 
 
 FLAVORS: dict[str, Flavor] = {
@@ -55,6 +58,7 @@ FLAVORS: dict[str, Flavor] = {
         accelerator=f"torch{TORCH_VERSION}",
         os="debian12",
         torch_index_url="https://download.pytorch.org/whl/cpu",
+        toolkit=True,
     ),
     # The CUDA `base` variant (cudart only), not `runtime`/`cudnn-runtime`: the
     # CUDA torch wheels bring cuBLAS, cuDNN and NCCL as nvidia-* wheels, which the
@@ -67,6 +71,7 @@ FLAVORS: dict[str, Flavor] = {
         accelerator="cu128",
         os="ubuntu24.04",
         torch_index_url="https://download.pytorch.org/whl/cu128",
+        toolkit=False,
     ),
 }
 
@@ -197,6 +202,8 @@ def build_args(
         # from the default index (no index at all when offline).
         "TORCH_INDEX_URL": "" if wheelhouse is not None else spec.torch_index_url,
         "PIP_NO_INDEX": "1" if offline else "0",
+        # The JRE comes from apt, which an air-gapped build cannot reach.
+        "TOOLKIT": "true" if spec.toolkit and not offline else "false",
         "VERSION": project_version(source_dir),
         "REVISION": source_revision(source_dir),
     }

@@ -92,6 +92,20 @@ def test_wheelhouse_switches_torch_to_the_default_index() -> None:
     assert re.match(r"^[0-9a-f]{40}(-dirty)?$", local["REVISION"])
 
 
+def test_toolkit_mode_only_in_the_cpu_image() -> None:
+    def toolkit(flavor: str, offline: bool = False) -> str:
+        wheels = ROOT if offline else None
+        spec = build.FLAVORS[flavor]
+        return build.build_args(spec, ROOT, wheelhouse=wheels, offline=offline)["TOOLKIT"]
+
+    assert toolkit("cpu") == "true"
+    assert toolkit("gpu") == "false"  # SageMaker's custom-container MME is CPU-only
+    assert toolkit("cpu", offline=True) == "false"  # the JRE comes from apt
+    # The multi-models label follows the same argument, so it cannot claim MMS wrongly.
+    dockerfile = (ROOT / build.DOCKERFILE).read_text()
+    assert 'multi-models="${TOOLKIT}"' in dockerfile
+
+
 @pytest.mark.parametrize("flavor", sorted(build.FLAVORS))
 def test_every_build_argument_is_declared(flavor: str) -> None:
     # The engine only warns about an unused --build-arg; a typo would go unnoticed.
