@@ -160,7 +160,7 @@ def test_info_metrics_docs(client: httpx.Client) -> None:
     assert info["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert info["model_type"] == {"embedding": {"pooling": "mean"}}
     assert info["max_input_length"] == 256
-    assert info["max_batch_tokens"] == 4096  # the CPU default
+    assert info["max_batch_tokens"] == 2048  # the CPU default
     assert info["max_client_batch_size"] == 32
     client.post("/embed", json={"inputs": "count me"})
     metrics = client.get("/metrics").text

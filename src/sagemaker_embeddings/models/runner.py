@@ -75,9 +75,10 @@ def choose_dtype(
 
 
 # On CPU a pass's throughput per input is flat from batch 1 up (MiniLM, 251 tokens:
-# 22-27 inputs/s at 1 to 32 inputs), while its activations grow with the batch: 32 x
-# 251 tokens took peak memory from 500 to 730 MB. So CPU passes stay near this size.
-CPU_BATCH_TOKENS = 4096
+# 22-27 inputs/s at 1 to 32 inputs), while its activations grow with the batch. Peak
+# memory of MiniLM in float32 after the benchmark's W1-W4: 650 MB at 4096 tokens, 590
+# MB at 2048 (730 MB at TEI's 16384), at the same throughput. So CPU passes stay small.
+CPU_BATCH_TOKENS = 2048
 
 
 def batch_token_budget(setting: int | None, device: torch.device, max_input_length: int) -> int:
