@@ -107,7 +107,7 @@ class Engine:
         self.metrics = Metrics(spec.max_input_length)
         self.admission = Admission(settings.max_concurrent_requests)
         self.max_batch_tokens = batch_token_budget(
-            settings.max_batch_tokens, runner.device, spec.max_input_length
+            settings.max_batch_tokens, runner.device, runner.dtype, spec.max_input_length
         )
         self.batches = TokenBudgetQueue(
             self.max_batch_tokens,

@@ -74,21 +74,27 @@ def choose_dtype(
     return torch.bfloat16 if flags & _BF16_CPU_FLAGS else torch.float32
 
 
-# On CPU a pass's throughput per input is flat from batch 1 up (MiniLM, 251 tokens:
-# 22-27 inputs/s at 1 to 32 inputs), while its activations grow with the batch. Peak
-# memory of MiniLM in float32 after the benchmark's W1-W4: 650 MB at 4096 tokens, 590
-# MB at 2048 (730 MB at TEI's 16384), at the same throughput. So CPU passes stay small.
-CPU_BATCH_TOKENS = 2048
+# On CPU a float32 pass's throughput per input is flat from batch 1 up (MiniLM, 251
+# tokens: 22-27 inputs/s at 1 to 32 inputs), while its activations grow with the
+# batch. Peak memory of MiniLM in float32 after the benchmark's W1-W4: 650 MB at 4096
+# tokens, 590 MB at 2048 (730 MB at TEI's 16384), at the same throughput. bfloat16
+# passes gain from larger batches (W1 and W2 fell 10-17% at 2048 tokens), and their
+# activations are half the size: they get the same memory, twice the tokens.
+CPU_BATCH_TOKENS_FLOAT32 = 2048
 
 
-def batch_token_budget(setting: int | None, device: torch.device, max_input_length: int) -> int:
-    """MAX_BATCH_TOKENS when set; else TEI's default on GPU, and on CPU
-    CPU_BATCH_TOKENS or the model's longest input, whichever is larger."""
+def batch_token_budget(
+    setting: int | None, device: torch.device, dtype: torch.dtype, max_input_length: int
+) -> int:
+    """MAX_BATCH_TOKENS when set; else TEI's default on GPU, and on CPU the tokens whose
+    activations take as much memory as CPU_BATCH_TOKENS_FLOAT32 do in float32, or the
+    model's longest input, whichever is larger."""
     if setting is not None:
         return setting
     if device.type == "cuda":
         return TEI_MAX_BATCH_TOKENS
-    return max(CPU_BATCH_TOKENS, max_input_length)
+    scaled = CPU_BATCH_TOKENS_FLOAT32 * 4 // dtype.itemsize
+    return max(scaled, max_input_length)
 
 
 def attention_candidates(device: torch.device) -> list[str]:
