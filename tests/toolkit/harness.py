@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,3 +126,20 @@ def start_toolkit(
         time.sleep(0.25)
     server.stop()
     raise RuntimeError(f"toolkit did not become ready in {ready_timeout}s:\n{server.log()[-4000:]}")
+
+
+def stays_absent(status: Callable[[], int], seconds: float = 60) -> bool:
+    """True once ``status()`` has answered 404 for 2 s in a row. One 404 proves nothing:
+    after a failed load MMS drops the model for a few milliseconds, then puts it back
+    (toolkit/unregister.py)."""
+    deadline = time.monotonic() + seconds
+    absent_since = None
+    while time.monotonic() < deadline:
+        if status() != 404:
+            absent_since = None
+        elif absent_since is None:
+            absent_since = time.monotonic()
+        elif time.monotonic() - absent_since >= 2:
+            return True
+        time.sleep(0.1)
+    return False

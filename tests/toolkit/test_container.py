@@ -22,6 +22,7 @@ import pytest
 
 from tests import model_factory
 from tests.docker_harness import docker, get_json, http_status, post_json, run_container
+from tests.toolkit.harness import stays_absent
 
 pytestmark = pytest.mark.container
 DOCKERFILE = Path(__file__).parents[2] / "container" / "Dockerfile"
@@ -55,23 +56,6 @@ def _status(method: str, url: str, body: bytes | None = None) -> int:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
-
-
-def _unregistered(url: str, seconds: float = 60) -> bool:
-    """True once ``url`` has answered 404 for 2 s in a row. One 404 proves nothing: after
-    a 507 MMS drops the model for a few milliseconds, then puts it back
-    (toolkit/unregister.py)."""
-    deadline = time.monotonic() + seconds
-    absent_since = None
-    while time.monotonic() < deadline:
-        if _status("GET", url) != 404:
-            absent_since = None
-        elif absent_since is None:
-            absent_since = time.monotonic()
-        elif time.monotonic() - absent_since >= 2:
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_mme_in_container(toolkit_image: str, tmp_path: Path) -> None:
@@ -134,7 +118,8 @@ def test_mme_507_then_eviction_in_a_memory_limited_container(
         assert all(s in (200, 507) for s in statuses.values()), statuses
         # The refused registration is removed right after the 507 (toolkit/memory.py).
         # Usually within 1 s; allow for a loaded machine.
-        assert _unregistered(f"{container.url}/models/{refused[0]}"), container.logs()[-6000:]
+        refused_url = f"{container.url}/models/{refused[0]}"
+        assert stays_absent(lambda: _status("GET", refused_url)), container.logs()[-6000:]
         # SageMaker's answer to 507: evict a loaded model and retry, until it fits.
         retry = f'{{"model_name": "{refused[0]}", "url": "/opt/ml/models/{refused[0]}/model"}}'
         loaded = [n for n, s in statuses.items() if s == 200]

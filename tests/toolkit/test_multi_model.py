@@ -3,7 +3,6 @@ calls it, with an embedder, a reranker and a model with its own transform_fn."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +13,7 @@ import orjson
 import pytest
 
 from tests.toolkit.conftest import NativeFactory
-from tests.toolkit.harness import ToolkitServer, copy_minilm, start_toolkit
+from tests.toolkit.harness import ToolkitServer, copy_minilm, start_toolkit, stays_absent
 
 TARGET = "X-Amzn-SageMaker-Target-Model"
 # transform_fn with context: cosine similarity of a query to documents, one JSON answer.
@@ -155,23 +154,6 @@ def test_unload_then_invoke_is_404(loaded: ToolkitServer, models: dict[str, Path
     assert _invoke(loaded, "minilm", {"inputs": "still here"}).status_code == 200
 
 
-def _unregistered(server: ToolkitServer, name: str, seconds: float = 60) -> bool:
-    """True once ``name`` has been absent for 2 s in a row. A single 404 proves nothing:
-    after a failed load MMS removes the model for a few milliseconds, then puts it back
-    (toolkit/unregister.py)."""
-    deadline = time.monotonic() + seconds
-    absent_since = None
-    while time.monotonic() < deadline:
-        if httpx.get(f"{server.url}/models/{name}", timeout=10).status_code != 404:
-            absent_since = None
-        elif absent_since is None:
-            absent_since = time.monotonic()
-        elif time.monotonic() - absent_since >= 2:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 BROKEN_PY = "raise RuntimeError('broken on purpose')\n"
 
 
@@ -192,7 +174,10 @@ def test_failed_loads_are_not_left_registered(
         for name, path, status in (("too-big", models["minilm"], 507), ("broken", broken, 500)):
             first = _load(server, name, path)
             assert first.status_code == status, first.text
-            assert _unregistered(server, name), server.log()[-4000:]
+            url = f"{server.url}/models/{name}"
+            # The lambda runs within this iteration only: binding `url` late is safe.
+            absent = stays_absent(lambda: httpx.get(url, timeout=10).status_code)  # noqa: B023
+            assert absent, server.log()[-4000:]
             assert _load(server, name, path).status_code == status
     finally:
         server.stop()
