@@ -1,6 +1,6 @@
 """Engine: the transport-free API (embed, rerank, predict, ...) over one loaded model.
 
-Every request goes admission -> tokenization (off the event loop) -> the token-budget
+Every request goes admission -> tokenization (inline when short, else in a pool) -> the token-budget
 queue -> the inference worker -> post-processing here. The HTTP routes and toolkit
 mode both call it the same way.
 """
