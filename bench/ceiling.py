@@ -9,13 +9,19 @@ prints one JSON object. Every loop is bounded by a time budget and a count.
 - ``rerank``: the 20 (query, passage) pairs of W5 as one batch.
 - ``gemm``: the large matrix-product rate in float32 and bfloat16, which bounds any
   forward pass on this CPU.
+- ``load``: the start-up floor of any transformers-based server: import torch and
+  transformers, load the tokenizer and the model, run one pass. The parent
+  (``load_floor``) times it from process start, as a server's cold start is timed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -26,6 +32,10 @@ from bench.texts import SEED_TEXT, SHORT_TEXT, rag_mix, rerank_request
 
 MAX_ITERATIONS = 2000
 GEMM_SIZE = 2048
+IDLE_GAP_SECONDS = 0.002
+IDLE_RUNS = 100
+LOAD_RUNS = 3
+READY_LINE = "ready"
 
 
 def timed(step: Callable[[], object], seconds: float, min_runs: int = 3) -> list[float]:
@@ -83,11 +93,23 @@ def embed_ceiling(model_dir: Path, dtype: str, seconds: float, mix: bool) -> dic
 
     seed_tokens = len(tokenizer(SEED_TEXT, truncation=True, max_length=limit)["input_ids"])
     batch32 = timed(encode([SEED_TEXT] * 32), seconds)
-    single = timed(encode([SHORT_TEXT]), seconds / 2, min_runs=20)
+    short = encode([SHORT_TEXT])
+    single = timed(short, seconds / 2, min_runs=20)
+
+    def after_idle() -> float:
+        # A sequential client leaves the model idle between passes (its HTTP round
+        # trip); a pass that follows idle time is slower on this CPU than back to back.
+        time.sleep(IDLE_GAP_SECONDS)
+        started = time.perf_counter()
+        short()
+        return time.perf_counter() - started
+
+    idle = [after_idle() for _ in range(IDLE_RUNS)]
     result = {
         "seed_tokens": seed_tokens,
         "batch32_per_s": 32 / statistics.median(batch32),
         "batch1_short_ms": 1000 * statistics.median(single),
+        "batch1_short_after_idle_ms": 1000 * statistics.median(idle),
         "forward_flops_seed": forward_flops(model_dir, seed_tokens),
     }
     if mix:
@@ -132,16 +154,49 @@ def gemm_rates(seconds: float) -> dict[str, float]:
     return rates
 
 
+def load_once(model_dir: Path, dtype: str) -> None:
+    """The child of ``load_floor``: says READY_LINE after one pass, then exits at once
+    (interpreter teardown is not part of anyone's start-up)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir, dtype=getattr(torch, dtype)).eval()
+    with torch.inference_mode():
+        model(**tokenizer([SHORT_TEXT], return_tensors="pt"))
+    print(READY_LINE, flush=True)
+    os._exit(0)
+
+
+def load_floor(model_dir: Path, dtype: str, timeout: float = 300.0) -> dict[str, Any]:
+    """Median seconds, over LOAD_RUNS fresh processes, from start to READY_LINE."""
+    durations = []
+    for _ in range(LOAD_RUNS):
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.ceiling", "load-once", "--model", str(model_dir),
+             "--dtype", dtype], capture_output=True, text=True, timeout=timeout, check=False,
+            cwd=Path(__file__).parent.parent)
+        if READY_LINE not in done.stdout.split():
+            raise RuntimeError(f"bare load failed: {done.stderr[-2000:]}")
+        durations.append(time.perf_counter() - started)
+    return {"load_floor_s": statistics.median(durations), "load_floor_runs": durations}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["embed", "rerank", "gemm"])
+    parser.add_argument("kind", choices=["embed", "rerank", "gemm", "load", "load-once"])
     parser.add_argument("--model", type=Path)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--mix", action="store_true", help="also the W4 mix (embed)")
     args = parser.parse_args()
+    if args.kind == "load-once":
+        load_once(args.model, args.dtype)
     if args.kind == "gemm":
         result: dict[str, Any] = gemm_rates(args.seconds)
+    elif args.kind == "load":
+        result = load_floor(args.model, args.dtype)
     elif args.kind == "embed":
         result = embed_ceiling(args.model, args.dtype, args.seconds, args.mix)
     else:

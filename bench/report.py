@@ -99,7 +99,8 @@ def table(results: Results) -> str:
                 cells += f"{value:>11.1f}{shown:>9}"
         lines.append(cells)
     for key, found in sorted(results["ceilings"].items()):
-        cells = f"{'ceiling/' + key:<34}{'':>7}{'':>8}"
+        floor = found.get("load_floor_s")
+        cells = f"{'ceiling/' + key:<34}{'' if floor is None else f'{floor:.1f}':>7}{'':>8}"
         for name in names:
             value = found.get(CEILING_KEYS[name])
             cells += f"{'-':>20}" if value is None else f"{value:>11.1f}{'':>9}"
@@ -182,6 +183,27 @@ def targets(results: Results) -> list[Target]:
                         None if ours32 is None else ours32["peak_rss_mb"], 600,
                         higher_is_better=False, unit=" MB"))
     return found
+
+
+def context(results: Results) -> list[str]:
+    """What a target's yardstick leaves out, measured in the same run: the start-up of a
+    bare transformers script (no server can start faster in the same environment) and
+    the batch-1 pass after an idle gap (what a sequential client's passes are)."""
+    lines = []
+    for dtype in ("float32", "bfloat16"):
+        found = results["ceilings"].get(f"minilm/{dtype}") or {}
+        row = server(results, "ours", "minilm", dtype)
+        floor = found.get("load_floor_s")
+        if floor is not None and row is not None and row["cold_start_s"] is not None:
+            lines.append(f"  MiniLM {dtype}: cold start {row['cold_start_s']:.2f} s; a bare "
+                         f"transformers load + one pass {floor:.2f} s "
+                         f"(ours {row['cold_start_s'] / floor:.2f}x that)")
+        idle, w3 = found.get("batch1_short_after_idle_ms"), metric(row, "W3")
+        if idle is not None and w3 is not None:
+            lines.append(f"  MiniLM {dtype}: in-process batch-1 pass after 2 ms idle "
+                         f"{idle:.1f} ms (back to back {found['batch1_short_ms']:.1f}); "
+                         f"W3 p50 minus it {w3 - idle:+.1f} ms")
+    return lines
 
 
 def chart(results: Results, path: Path) -> None:

@@ -97,7 +97,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def resident_mib(process: subprocess.Popen[bytes]) -> float:
     tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-    return sum(p.memory_info().rss for p in tree) / 2**20
+    return float(sum(p.memory_info().rss for p in tree)) / 2**20
 
 
 async def load(url: str, text: str, clients: int, seconds: float) -> tuple[int, list[float]]:
