@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     tokenization_workers: int | None = Field(
         None, ge=1, validation_alias=_env("TOKENIZATION_WORKERS")
     )
+    # Forward passes that run at once, each on its share of the CPU threads. None: two
+    # on CPU, one on GPU (models/runner.py: inference_lanes).
+    inference_lanes: int | None = Field(None, ge=1, validation_alias=_env("INFERENCE_LANES"))
 
     # --- HTTP ------------------------------------------------------------------
     # Not `HOSTNAME`: Docker sets that to the container id.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Callable
@@ -145,3 +146,27 @@ def test_model_that_fails_to_load_stops_startup(
     assert "cannot start:" in errors[0]
     assert expected.lower() in errors[0].lower(), errors[0]
     assert "Traceback" not in log
+
+
+def test_lanes_run_concurrent_passes_correctly(tmp_path: Path, model_dirs: ModelDirs) -> None:
+    """INFERENCE_LANES=3 with one input per pass: many passes run at once on one
+    model, and every input still gets its own reference vector."""
+    texts = [f"passage number {i} about {'lanes ' * (i % 7)}" for i in range(24)]
+    server = start_server(
+        {"HF_MODEL_ID": str(model_dirs("bert")), "INFERENCE_LANES": "3", "MAX_BATCH_REQUESTS": "1"},
+        tmp_path,
+    )
+    try:
+        assert "lanes=3 " in server.log()
+
+        async def send_all() -> list[list[float]]:
+            async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+                replies = await asyncio.gather(
+                    *(client.post("/embed", json={"inputs": text}) for text in texts)
+                )
+            return [reply.json()[0] for reply in replies]
+
+        vectors = asyncio.run(send_all())
+        assert_close_rows(vectors, st_encode(model_dirs("bert"), texts, normalize_embeddings=True))
+    finally:
+        server.stop()

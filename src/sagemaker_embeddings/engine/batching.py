@@ -68,7 +68,7 @@ class Batch:
 
 
 class TokenBudgetQueue:
-    """Thread-safe: the event loop appends, the inference thread takes."""
+    """Thread-safe: the event loop appends, the inference lanes take."""
 
     def __init__(
         self,
@@ -103,7 +103,11 @@ class TokenBudgetQueue:
             while True:
                 self._drop_abandoned()
                 if self._pending:
-                    return self._take()
+                    batch = self._take()
+                    if self._pending:
+                        # append() woke one lane; what this batch left is for another.
+                        self._condition.notify()
+                    return batch
                 if self._closed:
                     return None
                 self._condition.wait()

@@ -35,7 +35,13 @@ from sagemaker_embeddings.errors import (
     ValidationFailed,
     WrongModelType,
 )
-from sagemaker_embeddings.models.runner import ModelRunner, batch_token_budget
+from sagemaker_embeddings.models.runner import (
+    ModelRunner,
+    batch_token_budget,
+    cpu_threads,
+    inference_lanes,
+    threads_per_lane,
+)
 from sagemaker_embeddings.models.source import ModelSource
 from sagemaker_embeddings.models.task import ModelSpec, Task
 from sagemaker_embeddings.observability.metrics import Metrics, failure_label
@@ -106,15 +112,24 @@ class Engine:
         self.settings = settings
         self.metrics = Metrics(spec.max_input_length)
         self.admission = Admission(settings.max_concurrent_requests)
+        threads = cpu_threads()
+        self.lanes = inference_lanes(settings.inference_lanes, runner.device, threads)
+        self.threads_per_lane = threads_per_lane(runner.device, self.lanes, threads)
         self.max_batch_tokens = batch_token_budget(
-            settings.max_batch_tokens, runner.device, runner.dtype, spec.max_input_length
+            settings.max_batch_tokens,
+            runner.device,
+            runner.dtype,
+            spec.max_input_length,
+            self.lanes,
         )
         self.batches = TokenBudgetQueue(
             self.max_batch_tokens,
             settings.max_batch_requests,
             on_dropped=self._on_dropped,
         )
-        self.worker = InferenceWorker(runner, self.batches, on_batch=self._observe_batch)
+        self.worker = InferenceWorker(
+            runner, self.batches, on_batch=self._observe_batch, lanes=self.lanes
+        )
         workers = settings.tokenization_workers or max(1, (os.cpu_count() or 2) - 1)
         self.tokenization_workers = workers
         self.output_width = 0  # width of the pooled output, learnt from the warm-up pass
@@ -123,6 +138,8 @@ class Engine:
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
         """Warm up and start serving; raises ModelLoadError when the warm-up fails."""
+        # Before the lanes' first pass, which sizes their thread teams.
+        self.runner.set_threads_per_pass(self.threads_per_lane)
         self.worker.start(self.warmup)
 
     def stop(self) -> None:

@@ -23,15 +23,18 @@ def load_engine(settings: Settings) -> Engine:
     tokenizer = InputTokenizer(load_tokenizer(source.path, settings.trust_remote_code), spec)
     runner = ModelRunner(source, spec, settings)
     engine = Engine(source, spec, tokenizer, runner, settings)
-    engine.start()  # warms up on the inference thread
+    engine.start()  # warms up on each inference lane
     logger.info(
-        "model=%s task=%s pooling=%s dtype=%s device=%s max_input_length=%d load_seconds=%.2f",
+        "model=%s task=%s pooling=%s dtype=%s device=%s max_input_length=%d lanes=%d"
+        " threads_per_lane=%d load_seconds=%.2f",
         source.model_id,
         spec.task,
         spec.pooling or "-",
         str(runner.dtype).removeprefix("torch."),
         runner.device.type,
         spec.max_input_length,
+        engine.lanes,
+        engine.threads_per_lane,
         time.perf_counter() - started,
     )
     return engine

@@ -1,8 +1,10 @@
-"""InferenceWorker: one thread owns the model and runs every batch on it.
+"""InferenceWorker: owns the model and runs every batch on it, on its lanes.
 
-It takes the next batch from the token-budget queue when the model becomes free,
-so concurrent clients share passes instead of trickling through one at a time.
-An error fails only its own batch.
+A lane is a thread that takes the next batch from the token-budget queue whenever
+it is free, so concurrent clients share passes instead of trickling through one at
+a time. On CPU two lanes, each with half the cores' torch threads, beat one lane
+with all of them (models/runner.py: ``inference_lanes``). An error fails only its
+own batch.
 """
 
 from __future__ import annotations
@@ -29,67 +31,84 @@ class InferenceWorker:
         runner: ModelRunner,
         batches: TokenBudgetQueue,
         on_batch: BatchObserver | None = None,
+        lanes: int = 1,
     ) -> None:
         self.runner = runner
         self.batches = batches
         self._on_batch = on_batch
-        self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"inference-{lane}", daemon=True)
+            for lane in range(lanes)
+        ]
         self._warmup: Callable[[], None] = lambda: None
-        self._warmed = threading.Event()
-        self._warmup_error: BaseException | None = None
+        self._warmup_errors: list[BaseException] = []
+        self._warmed = threading.Barrier(lanes + 1)
         self._last_batch_ok = True
-        self.busy_seconds = 0.0  # time spent in forward passes, for utilisation
-        self._in_pass = False
+        self._lock = threading.Lock()  # guards the activity fields below
+        self.busy_seconds = 0.0  # time spent in forward passes, summed over lanes
+        self._passes_running = 0
         self._last_pass_end = time.monotonic()
 
-    def start(self, warmup: Callable[[], None]) -> None:
-        """Start the thread; ``warmup`` runs first on it. Raises what ``warmup`` raised.
+    @property
+    def lanes(self) -> int:
+        return len(self._threads)
 
-        Every forward pass, the first included, must run on that one thread: once a
-        second thread has run a torch CPU kernel, libgomp keeps a second team of
-        worker threads, and the inference thread's passes became 1.5x slower here
-        (MiniLM, 10 tokens: 6.5 -> 10 ms).
+    def start(self, warmup: Callable[[], None]) -> None:
+        """Start the lanes; ``warmup`` runs first on each. Raises what a ``warmup`` raised.
+
+        Every forward pass, the warm-up included, runs on a lane thread: once another
+        thread (the main one) has run a torch CPU kernel, libgomp keeps one more team
+        of worker threads, and the lanes' passes became 1.5x slower here (MiniLM, 10
+        tokens: 6.5 -> 10 ms).
         """
         self._warmup = warmup
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         self._warmed.wait()
-        if self._warmup_error is not None:
-            self._thread.join()
-            raise self._warmup_error
+        if self._warmup_errors:
+            self.batches.close()
+            for thread in self._threads:
+                thread.join()
+            raise self._warmup_errors[0]
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Let queued work finish, then end the thread."""
+        """Let queued work finish, then end the lanes."""
         self.batches.close()
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            if thread.ident is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     @property
     def healthy(self) -> bool:
-        return self._thread.is_alive() and self._last_batch_ok
+        return all(t.is_alive() for t in self._threads) and self._last_batch_ok
 
     def last_active(self) -> float:
         """Monotonic time of the last batch's end; now while a batch runs."""
-        return time.monotonic() if self._in_pass else self._last_pass_end
+        with self._lock:
+            return time.monotonic() if self._passes_running else self._last_pass_end
 
     def _run(self) -> None:
         try:
             self._warmup()
         # Handed to start(), which raises it on the starting thread.
         except BaseException as exc:
-            self._warmup_error = exc
+            self._warmup_errors.append(exc)
+        self._warmed.wait()
+        if self._warmup_errors:
             return
-        finally:
-            self._warmed.set()
-        # The batch is formed only when the model is free, so it holds everything that
-        # arrived during the previous pass; collating takes well under a millisecond,
-        # not worth a second thread and its hand-off.
+        # A lane forms its batch only when it is free, so the batch holds everything
+        # that arrived meanwhile; collating takes well under a millisecond, not worth a
+        # thread of its own and the hand-off.
         while (batch := self.batches.next_batch()) is not None:
-            self._in_pass = True
+            with self._lock:
+                self._passes_running += 1
             try:
                 self._run_batch(batch)
             finally:
-                self._last_pass_end = time.monotonic()
-                self._in_pass = False
+                with self._lock:
+                    self._passes_running -= 1
+                    self._last_pass_end = time.monotonic()
 
     def _run_batch(self, batch: Batch) -> None:
         entries = batch.entries
@@ -106,7 +125,8 @@ class InferenceWorker:
             return
         finished = time.perf_counter()
         self._last_batch_ok = True
-        self.busy_seconds += finished - started
+        with self._lock:
+            self.busy_seconds += finished - started
         if self._on_batch is not None:
             self._on_batch(batch, finished - started)
         _deliver(entries, values, started, finished)

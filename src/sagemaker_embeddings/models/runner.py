@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,21 +80,61 @@ def choose_dtype(
 # batch. Peak memory of MiniLM in float32 after the benchmark's W1-W4: 650 MB at 4096
 # tokens, 590 MB at 2048 (730 MB at TEI's 16384), at the same throughput. bfloat16
 # passes gain from larger batches (W1 and W2 fell 10-17% at 2048 tokens), and their
-# activations are half the size: they get the same memory, twice the tokens.
+# activations are half the size: they get the same memory, twice the tokens. The
+# budget is shared by the passes that run at once (the lanes below): two lanes of
+# 2048 tokens each peaked at 630-640 MB, two of 1024 at 560-565 MB.
 CPU_BATCH_TOKENS_FLOAT32 = 2048
+
+# On CPU two passes at once, each on half the cores, beat one pass on all of them:
+# OpenMP's barriers cost more than the extra parallelism gains, and one lane's Python
+# glue overlaps the other's compute. All-MiniLM-L6-v2 in float32 on 2 AVX2 cores, in
+# process, two lanes of one thread against one lane of two: 8 inputs x 251 tokens
+# 13.7-15.1 against 9.8-12.3 inputs/s, 1 x 20 tokens 72-78 against 42-46/s, 32 x 60
+# tokens even. Served (bench's W4 RAG mix, 10 clients) 25-27 against 20-23 inputs/s;
+# a lone request pays for it, its pass having half the threads (W3 p50 about 4 ms
+# slower at 25 ms). More lanes would shrink each pass's share of the cores further.
+CPU_DEFAULT_LANES = 2
+
+
+def cpu_threads() -> int:
+    """The intra-op threads a process would use: OMP_NUM_THREADS when set, else the
+    CPUs this process may run on."""
+    setting = os.environ.get("OMP_NUM_THREADS", "")
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    return len(os.sched_getaffinity(0))
+
+
+def inference_lanes(setting: int | None, device: torch.device, threads: int) -> int:
+    """INFERENCE_LANES when set; else one on GPU (one stream), and on CPU two, or one
+    where there is a single thread to give."""
+    if setting is not None:
+        return setting
+    if device.type == "cuda":
+        return 1
+    return max(1, min(CPU_DEFAULT_LANES, threads))
+
+
+def threads_per_lane(device: torch.device, lanes: int, threads: int) -> int:
+    """Each lane's equal share of the CPU threads, at least one (GPU: unchanged)."""
+    return max(1, threads // lanes) if device.type == "cpu" else threads
 
 
 def batch_token_budget(
-    setting: int | None, device: torch.device, dtype: torch.dtype, max_input_length: int
+    setting: int | None,
+    device: torch.device,
+    dtype: torch.dtype,
+    max_input_length: int,
+    lanes: int = 1,
 ) -> int:
-    """MAX_BATCH_TOKENS when set; else TEI's default on GPU, and on CPU the tokens whose
-    activations take as much memory as CPU_BATCH_TOKENS_FLOAT32 do in float32, or the
-    model's longest input, whichever is larger."""
+    """MAX_BATCH_TOKENS when set; else TEI's default on GPU, and on CPU each lane's share
+    of the tokens whose activations take as much memory as CPU_BATCH_TOKENS_FLOAT32 do
+    in float32, or the model's longest input, whichever is larger."""
     if setting is not None:
         return setting
     if device.type == "cuda":
         return TEI_MAX_BATCH_TOKENS
-    scaled = CPU_BATCH_TOKENS_FLOAT32 * 4 // dtype.itemsize
+    scaled = CPU_BATCH_TOKENS_FLOAT32 * 4 // dtype.itemsize // lanes
     return max(scaled, max_input_length)
 
 
@@ -169,6 +210,11 @@ class ModelRunner:
             raise ModelLoadError(f"cannot load {source.model_id}: {exc}") from exc
         module: torch.nn.Module = model.to(self.device).eval()
         return module
+
+    def set_threads_per_pass(self, threads: int) -> None:
+        """torch's intra-op threads for each pass on CPU (a process-wide setting)."""
+        if self.device.type == "cpu":
+            torch.set_num_threads(threads)
 
     def collate(self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]) -> Collated:
         lengths = tuple(len(x) for x in ids)

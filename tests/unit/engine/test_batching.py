@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 
@@ -70,3 +72,30 @@ def test_abandoned_entries_are_dropped(loop: asyncio.AbstractEventLoop) -> None:
     queue.append(waiting)
     assert drain(queue) == [[5, 7]]
     assert dropped == [1]
+
+
+def test_one_append_feeds_every_waiting_lane(loop: asyncio.AbstractEventLoop) -> None:
+    # Two inference lanes wait; one client batch larger than the budget arrives. The
+    # lane that takes the first pass must leave the rest to the other, not to itself.
+    queue = TokenBudgetQueue(max_batch_tokens=100)
+    taken: list[int] = []
+    ready = threading.Barrier(3)
+
+    def lane() -> None:
+        ready.wait()
+        batch = queue.next_batch()
+        if batch is not None:
+            taken.append(len(batch.entries))
+
+    lanes = [threading.Thread(target=lane) for _ in range(2)]
+    for thread in lanes:
+        thread.start()
+    ready.wait()
+    time.sleep(0.2)  # both lanes are now blocked in next_batch
+    queue.append(entries(loop, [50] * 4))
+    for thread in lanes:
+        thread.join(timeout=5)
+    stuck = [t for t in lanes if t.is_alive()]
+    queue.close()  # frees a stuck lane, after the check
+    assert not stuck, "a lane slept while work was queued"
+    assert sorted(taken) == [2, 2]
