@@ -83,7 +83,7 @@ class Metrics:
         )
         self.worker_busy = Counter(
             "te_inference_busy_seconds",
-            "Seconds the inference worker spent in forward passes (utilisation = rate)",
+            "Seconds of forward passes, summed over the lanes (utilisation = rate / lanes)",
             registry=r,
         )
 
