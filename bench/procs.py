@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil  # type: ignore[import-untyped]
+import psutil
 
 # MMS refuses ports from 32767 up, and OS-chosen ports are above that: pick our own.
 PORT_RANGE = (20000, 32000)

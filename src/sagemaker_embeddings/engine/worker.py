@@ -49,10 +49,6 @@ class InferenceWorker:
         self._passes_running = 0
         self._last_pass_end = time.monotonic()
 
-    @property
-    def lanes(self) -> int:
-        return len(self._threads)
-
     def start(self, warmup: Callable[[], None]) -> None:
         """Start the lanes; ``warmup`` runs first on each. Raises what a ``warmup`` raised.
 
