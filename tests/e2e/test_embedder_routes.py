@@ -8,8 +8,14 @@ import json
 import httpx
 import numpy as np
 import pytest
+import torch
 from transformers import AutoModel, AutoTokenizer
 
+from sagemaker_embeddings.models.runner import (
+    CPU_BATCH_TOKENS_FLOAT32,
+    cpu_threads,
+    inference_lanes,
+)
 from tests.conftest import ServerFactory
 from tests.model_factory import minilm_dir
 from tests.reference import SEED_TEXT, assert_close_rows, cosine, st_encode
@@ -160,7 +166,9 @@ def test_info_metrics_docs(client: httpx.Client) -> None:
     assert info["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert info["model_type"] == {"embedding": {"pooling": "mean"}}
     assert info["max_input_length"] == 256
-    assert info["max_batch_tokens"] == 2048  # the CPU default
+    # The CPU default: 2048 float32 tokens, shared by the inference lanes.
+    lanes = inference_lanes(None, torch.device("cpu"), cpu_threads())
+    assert info["max_batch_tokens"] == max(256, CPU_BATCH_TOKENS_FLOAT32 // lanes)
     assert info["max_client_batch_size"] == 32
     client.post("/embed", json={"inputs": "count me"})
     metrics = client.get("/metrics").text
