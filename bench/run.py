@@ -34,10 +34,6 @@ DEFAULT_CACHE = Path.home() / ".cache" / "sagemaker-embeddings-bench"
 RESULTS = Path(__file__).parent / "results"
 MODELS = ("minilm", "bert-base")
 DTYPES = ("float32", "bfloat16")
-# The CPU features our server needs before it picks bfloat16 by itself (models/runner.py);
-# without them torch emulates bfloat16 (MiniLM: 2.4 inputs/s against 13.7 in float32 on
-# an AVX2-only EPYC), so a default run measures float32 only there.
-NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 MAX_LENGTH = {"minilm": 256, "minilm-reranker": 512, "bert-base": 512}
 _STARTED = time.perf_counter()
 
@@ -115,17 +111,19 @@ def parse_options(argv: list[str] | None) -> Options:
     )
 
 
-def cpu_flags() -> frozenset[str]:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.partition(":")[2].split())
-    return frozenset()
+def native_bfloat16() -> bool:
+    """Whether our server would pick bfloat16 on this CPU by itself. Elsewhere torch
+    emulates it (MiniLM: 2.4 inputs/s against 13.7 in float32 on an AVX2-only EPYC),
+    so a default run measures float32 only."""
+    import torch
+
+    from sagemaker_embeddings.models.runner import choose_dtype
+
+    return choose_dtype("auto", torch.device("cpu")) == torch.bfloat16
 
 
 def default_dtypes() -> tuple[str, ...]:
-    return DTYPES if cpu_flags() & NATIVE_BF16_FLAGS else ("float32",)
+    return DTYPES if native_bfloat16() else ("float32",)
 
 
 def plan(options: Options) -> list[ServerPlan]:
@@ -236,10 +234,12 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.partition(":")[2].strip()
                 break
+    from sagemaker_embeddings.models.runner import cpu_flags
+
     flags = cpu_flags()
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
     return {"cpu": cpu, "cores": os.cpu_count(), "flags": [f for f in wanted if f in flags],
-            "native_bfloat16": bool(flags & NATIVE_BF16_FLAGS),
+            "native_bfloat16": native_bfloat16(),
             "python": platform.python_version(), "platform": platform.platform()}
 
 
