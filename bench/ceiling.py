@@ -98,7 +98,7 @@ def embed_ceiling(model_dir: Path, dtype: str, seconds: float, mix: bool) -> dic
 
     def after_idle() -> float:
         # A sequential client leaves the model idle between passes (its HTTP round
-        # trip); a pass that follows idle time is slower on this CPU than back to back.
+        # trip); on some CPUs a pass after idle time is slower than back to back.
         time.sleep(IDLE_GAP_SECONDS)
         started = time.perf_counter()
         short()

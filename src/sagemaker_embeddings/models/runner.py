@@ -89,11 +89,11 @@ CPU_BATCH_TOKENS_FLOAT32 = 2048
 # pass on two threads is far from twice as fast as on one, and one lane's Python glue
 # overlaps the other's compute. All-MiniLM-L6-v2 in float32 on 2 AVX2 cores, in
 # process (python -m bench.lanes), two lanes of one thread against one lane of two:
-# 8 inputs x 251 tokens 13.7-15.1 against 9.8-12.3 inputs/s, 1 x 20 tokens 72-78
-# against 42-46/s, 32 x 60 tokens even. Served (bench's W4 RAG mix, 10 clients) 25-27
-# against 20-23 inputs/s; a lone request pays for it, its pass having half the
-# threads (W3 p50 about 4 ms slower at 25 ms). More lanes would shrink each pass's
-# share of the cores further. MMS, too, gives each worker process one thread.
+# 8 inputs x 251 tokens 1.10x, 1 x 20 tokens 1.88x, 32 x 60 tokens 1.08x. Served
+# (python -m bench.run, bench/runs/2026-12-02T0438Z.json one lane, T0530Z two): W1
+# 11.8 -> 14.6 and W4 (RAG mix) 21.3 -> 30.7 inputs/s; a lone request pays for it,
+# its pass having half the threads (W3 p50 25.3 -> 27.2 ms). More lanes would shrink
+# each pass's share of the cores further. MMS, too, gives each worker one thread.
 CPU_DEFAULT_LANES = 2
 
 
