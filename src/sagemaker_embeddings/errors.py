@@ -13,8 +13,9 @@
     ├── Overloaded          429  Overloaded
     └── Unhealthy           503  Unhealthy
 
-The stage that detects a problem raises one of these; http/error_handlers.py turns
-it into a response. Anything else becomes a generic 500 whose traceback goes to the
+The stage that detects a problem raises one of these; protocol/reply.py renders its
+body (http/error_handlers.py and the toolkit pipeline send it), and ``metric_label``
+names it in te_request_failure. Anything else becomes a generic 500 whose traceback goes to the
 log only.
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 class ServingError(Exception):
     status_code: int = 500
     error_type: str = "Internal"
+    metric_label: str = "internal"  # TEI's `err` label of te_request_failure
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -33,11 +35,13 @@ class ServingError(Exception):
 class EmptyInput(ServingError):
     status_code = 400
     error_type = "Empty"
+    metric_label = "validation"
 
 
 class ValidationFailed(ServingError):
     status_code = 422
     error_type = "Validation"
+    metric_label = "validation"
 
 
 class MalformedBody(ServingError):
@@ -45,46 +49,55 @@ class MalformedBody(ServingError):
 
     status_code = 400
     error_type = "Validation"
+    metric_label = "validation"
 
 
 class TokenizationFailed(ServingError):
     status_code = 422
     error_type = "Tokenizer"
+    metric_label = "tokenization"
 
 
 class Unauthorized(ServingError):
     status_code = 401
     error_type = "Unauthorized"
+    metric_label = "unauthorized"
 
 
 class PayloadTooLarge(ServingError):
     status_code = 413
     error_type = "PayloadTooLarge"
+    metric_label = "payloadtoolarge"
 
 
 class UnsupportedMedia(ServingError):
     status_code = 415
     error_type = "UnsupportedMediaType"
+    metric_label = "unsupportedmediatype"
 
 
 class NotAcceptable(ServingError):
     status_code = 406
     error_type = "NotAcceptable"
+    metric_label = "notacceptable"
 
 
 class WrongModelType(ServingError):
     status_code = 424
     error_type = "Backend"
+    metric_label = "model_type"
 
 
 class InferenceFailed(ServingError):
     status_code = 424
     error_type = "Backend"
+    metric_label = "inference"
 
 
 class Overloaded(ServingError):
     status_code = 429
     error_type = "Overloaded"
+    metric_label = "overloaded"
 
     def __init__(self, message: str = "Model is overloaded") -> None:
         super().__init__(message)
@@ -93,6 +106,7 @@ class Overloaded(ServingError):
 class Unhealthy(ServingError):
     status_code = 503
     error_type = "Unhealthy"
+    metric_label = "unhealthy"
 
     def __init__(self, message: str = "unhealthy") -> None:
         super().__init__(message)

@@ -50,7 +50,7 @@ def native() -> Iterator[NativeFactory]:
     native server's /invocations answers, through its own code, without HTTP."""
     from sagemaker_embeddings.engine.startup import load_engine
     from sagemaker_embeddings.errors import ServingError
-    from sagemaker_embeddings.http.routes.sagemaker import invoke
+    from sagemaker_embeddings.protocol.invocations import invoke
     from sagemaker_embeddings.settings import Settings
 
     engines: dict[Path, Any] = {}
@@ -68,7 +68,7 @@ def native() -> Iterator[NativeFactory]:
         ) -> Answer:
             async def call() -> Answer:
                 try:
-                    response = await invoke(
+                    reply = await invoke(
                         engine,
                         body,
                         content_type=content_type,
@@ -78,7 +78,7 @@ def native() -> Iterator[NativeFactory]:
                 except ServingError as exc:
                     error = {"error": exc.message, "error_type": exc.error_type}
                     return Answer(exc.status_code, error)
-                return Answer(response.status_code, orjson.loads(_json_lines(bytes(response.body))))
+                return Answer(200, orjson.loads(_json_lines(reply.body)))
 
             return asyncio.run(call())
 

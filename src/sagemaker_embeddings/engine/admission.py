@@ -17,10 +17,6 @@ class Admission:
         self._in_flight = 0
         self._lock = threading.Lock()
 
-    @property
-    def in_flight(self) -> int:
-        return self._in_flight
-
     @contextmanager
     def acquire(self, count: int) -> Iterator[None]:
         with self._lock:

@@ -45,7 +45,6 @@ class InferenceWorker:
         self._warmed = threading.Barrier(lanes + 1)
         self._last_batch_ok = True
         self._lock = threading.Lock()  # guards the activity fields below
-        self.busy_seconds = 0.0  # time spent in forward passes, summed over lanes
         self._passes_running = 0
         self._last_pass_end = time.monotonic()
 
@@ -121,8 +120,6 @@ class InferenceWorker:
             return
         finished = time.perf_counter()
         self._last_batch_ok = True
-        with self._lock:
-            self.busy_seconds += finished - started
         if self._on_batch is not None:
             self._on_batch(batch, finished - started)
         _deliver(entries, values, started, finished)

@@ -1,4 +1,4 @@
-"""One place that turns errors into responses: TEI's JSON, or OpenAI's under /v1."""
+"""Errors -> responses: TEI's JSON, or OpenAI's under /v1 (bodies from protocol/reply.py)."""
 
 from __future__ import annotations
 
@@ -10,31 +10,28 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from sagemaker_embeddings.errors import ServingError
-from sagemaker_embeddings.http.responses import json_body
+from sagemaker_embeddings.http.responses import error_to_response
+from sagemaker_embeddings.protocol.reply import (
+    ErrorStyle,
+    describe_validation_errors,
+    render_error,
+    render_internal,
+)
 
 logger = logging.getLogger(__name__)
 
 
+def _style(request: Request) -> ErrorStyle:
+    return "openai" if request.url.path.startswith("/v1/") else "tei"
+
+
 def error_response(request: Request, status: int, message: str, error_type: str) -> Response:
-    body: dict[str, object]
-    if request.url.path.startswith("/v1/"):
-        body = {"error": {"message": message, "type": error_type, "code": status}}
-    else:
-        body = {"error": message, "error_type": error_type}
-    return Response(json_body(body), status_code=status, media_type="application/json")
+    return error_to_response(render_error(status, message, error_type, _style(request)))
 
 
 async def _serving_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServingError)
     return error_response(request, exc.status_code, exc.message, exc.error_type)
-
-
-def describe_validation_errors(errors: list[dict[str, object]]) -> str:
-    parts = []
-    for error in errors[:5]:
-        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")  # type: ignore[attr-defined]
-        parts.append(f"{location}: {error.get('msg')}" if location else str(error.get("msg")))
-    return "; ".join(parts) or "invalid request"
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -61,7 +58,7 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # The traceback goes to the log only; clients learn nothing about our internals.
     logger.error("unhandled error on %s", request.url.path, exc_info=exc)
-    return error_response(request, 500, "internal server error", "Internal")
+    return error_to_response(render_internal(_style(request)))
 
 
 def install(app: FastAPI) -> None:

@@ -10,13 +10,14 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sagemaker_embeddings.http.responses import json_body
+from sagemaker_embeddings.protocol.reply import measured, render_error
 
 PUBLIC_PATHS = frozenset({"/ping", "/health", "/metrics", "/"})
 
 
 async def _send_error(send: Send, status: int, message: str, error_type: str) -> None:
-    body = json_body({"error": message, "error_type": error_type})
+    # TEI's body even under /v1, as before: these answers come before any route is known.
+    body = render_error(status, message, error_type).body
     await send(
         {
             "type": "http.response.start",
@@ -164,15 +165,6 @@ class CancelOnDisconnect:
                 watcher.cancel()
 
 
-# Response header -> log field (the header values are milliseconds, or a token count).
-TIMING_HEADERS = {
-    b"x-compute-tokens": "tokens",
-    b"x-tokenization-time": "tokenization_ms",
-    b"x-queue-time": "queue_ms",
-    b"x-inference-time": "inference_ms",
-}
-
-
 class RequestLog:
     """One DEBUG line per request: method, path, status, duration and TEI's timings.
 
@@ -190,15 +182,11 @@ class RequestLog:
             return
         started = time.perf_counter()
         status = 499  # nginx's "client closed the request": no response was sent
-        timings: dict[str, int] = {}
 
         async def observing_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                for key, value in message.get("headers", ()):
-                    if key in TIMING_HEADERS:
-                        timings[TIMING_HEADERS[key]] = int(value)
             await send(message)
 
         try:
@@ -212,7 +200,7 @@ class RequestLog:
                 "path": scope["path"],
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                **timings,
+                **measured(scope),
             }
             self.logger.debug(
                 "request %s",

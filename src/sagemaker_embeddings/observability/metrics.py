@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from sagemaker_embeddings.errors import (
-    EmptyInput,
-    InferenceFailed,
-    Overloaded,
-    ServingError,
-    TokenizationFailed,
-    ValidationFailed,
-    WrongModelType,
-)
+from sagemaker_embeddings.errors import ServingError
 
 # TEI: 35 geometric buckets from 15 microseconds, factor 1.5.
 _DURATION_BUCKETS = tuple(15e-6 * 1.5**i for i in range(35))
@@ -27,20 +19,8 @@ def _powers_of_two(limit: int) -> tuple[float, ...]:
 
 
 def failure_label(error: BaseException) -> str:
-    """TEI's `err` label for te_request_failure."""
-    if isinstance(error, Overloaded):
-        return "overloaded"
-    if isinstance(error, WrongModelType):
-        return "model_type"
-    if isinstance(error, TokenizationFailed):
-        return "tokenization"
-    if isinstance(error, EmptyInput | ValidationFailed):
-        return "validation"
-    if isinstance(error, InferenceFailed):
-        return "inference"
-    if isinstance(error, ServingError):
-        return error.error_type.lower()
-    return "internal"
+    """TEI's `err` label for te_request_failure: the error class names it."""
+    return error.metric_label if isinstance(error, ServingError) else "internal"
 
 
 class Metrics:

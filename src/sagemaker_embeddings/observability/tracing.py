@@ -14,18 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sagemaker_embeddings.protocol.reply import measured
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
 logger = logging.getLogger(__name__)
-
-# Response header -> span attribute.
-_TIMING_ATTRIBUTES = {
-    b"x-compute-tokens": "te.tokens",
-    b"x-tokenization-time": "te.tokenization_ms",
-    b"x-queue-time": "te.queue_ms",
-    b"x-inference-time": "te.inference_ms",
-}
 
 
 def traces_url(endpoint: str) -> str:
@@ -83,9 +77,11 @@ class TraceRequests:
                     span.set_attribute("http.response.status_code", status)
                     if status >= 500:
                         span.set_status(Status(StatusCode.ERROR))
-                    for key, value in message.get("headers", ()):
-                        if key in _TIMING_ATTRIBUTES:
-                            span.set_attribute(_TIMING_ATTRIBUTES[key], float(value))
                 await send(message)
 
-            await self.app(scope, receive, observing_send)
+            try:
+                await self.app(scope, receive, observing_send)
+            finally:
+                # The engine's measurements, left in the scope by the route as values.
+                for name, value in measured(scope).items():
+                    span.set_attribute(f"te.{name}", float(value))

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from sagemaker_embeddings.engine.engine import Engine
 from sagemaker_embeddings.engine.tokenize import TextInput
-from sagemaker_embeddings.http.routes.tei import as_list
+from sagemaker_embeddings.protocol.tei import as_list
 from sagemaker_embeddings.schemas.tei import Inputs
 
 T = TypeVar("T")
@@ -37,10 +37,6 @@ class LoopThread:
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run on the loop and wait; the coroutine's exception is raised here."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
 
 
 @dataclass(frozen=True)
@@ -65,7 +61,3 @@ class ToolkitModel:
 
     def predict(self, inputs: Sequence[TextInput], **options: Any) -> list[Any]:
         return self.run(self.engine.predict(inputs, **options)).value
-
-    def close(self) -> None:
-        self.engine.stop()
-        self.loop.stop()

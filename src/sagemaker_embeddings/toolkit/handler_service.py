@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sagemaker_embeddings.toolkit.bridge import ToolkitModel
     from sagemaker_embeddings.toolkit.pipeline import Answer, Request
 
-# torch, transformers and fastapi are imported only once the memory check has passed:
+# torch and transformers are imported only once the memory check has passed:
 # a refused model (507) then costs a second, not the imports of a full load.
 
 logger = logging.getLogger(__name__)

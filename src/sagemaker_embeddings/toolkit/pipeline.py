@@ -1,7 +1,7 @@
 """One MMS batch in, one answer per request out: the native /invocations code or user hooks.
 
 Without request hooks every request of the batch goes to the engine at once through
-``http.routes.sagemaker.invoke`` (the native server's /invocations), so answers are
+``protocol.invocations.invoke`` (the native server's /invocations), so answers are
 byte for byte the native ones and the engine packs them into shared forward passes.
 With hooks, each request runs input_fn -> predict_fn -> output_fn (or transform_fn);
 the defaults of the hooks a user leaves out are the native decoding, engine call and
@@ -18,27 +18,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from fastapi import Response
 from sagemaker_inference.errors import BaseInferenceToolkitError
 
 from sagemaker_embeddings.errors import ServingError
-from sagemaker_embeddings.http.content import (
-    CSV,
+from sagemaker_embeddings.protocol.content import CSV, JSON_LINES, choose_accept, encode_records
+from sagemaker_embeddings.protocol.invocations import decode_payloads, invoke, run_payloads
+from sagemaker_embeddings.protocol.reply import (
+    CUSTOM_ATTRIBUTES,
     JSON,
-    JSON_LINES,
-    apply_custom_attributes,
-    choose_accept,
-    decode_body,
-    encode_records,
-    parse_custom_attributes,
+    ErrorReply,
+    Reply,
+    json_body,
+    render_error,
+    render_internal,
+    render_serving_error,
 )
-from sagemaker_embeddings.http.routes.sagemaker import BINDINGS, invoke, run_payloads
 from sagemaker_embeddings.toolkit.bridge import ToolkitModel
 from sagemaker_embeddings.toolkit.hooks import UserHooks
 
 logger = logging.getLogger(__name__)
 
-CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 # Bodies the toolkit hands to input_fn/transform_fn as text rather than bytes.
 TEXT_TYPES = (JSON, CSV, *JSON_LINES)
 
@@ -89,9 +88,8 @@ async def _invoke_all(model: ToolkitModel, requests: Sequence[Request]) -> list[
 
 
 def _from_outcome(outcome: object) -> Answer:
-    if isinstance(outcome, Response):
-        headers = {k: v for k, v in outcome.headers.items() if k.startswith("x-")}
-        return Answer(200, bytes(outcome.body), outcome.media_type or JSON, headers)
+    if isinstance(outcome, Reply):
+        return Answer(200, outcome.body, outcome.content_type, outcome.headers())
     if isinstance(outcome, Exception):
         return error_answer(outcome)
     assert isinstance(outcome, BaseException)
@@ -101,16 +99,17 @@ def _from_outcome(outcome: object) -> Answer:
 def error_answer(exc: Exception) -> Answer:
     """The native server's error JSON and status; unknown errors are a generic 500."""
     if isinstance(exc, ServingError):
-        return _error(exc.status_code, exc.message, exc.error_type)
+        return _error(render_serving_error(exc))
     if isinstance(exc, BaseInferenceToolkitError):
         # User code written for the toolkit raises these with the status it wants.
-        return _error(int(exc.status_code), str(exc.message), str(exc.phrase or "Toolkit"))
+        status, phrase = int(exc.status_code), str(exc.phrase or "Toolkit")
+        return _error(render_error(status, str(exc.message), phrase))
     logger.error("request failed", exc_info=exc)
-    return _error(500, "internal server error", "Internal")
+    return _error(render_internal())
 
 
-def _error(status: int, message: str, error_type: str) -> Answer:
-    return Answer(status, orjson.dumps({"error": message, "error_type": error_type}))
+def _error(reply: ErrorReply) -> Answer:
+    return Answer(reply.status, reply.body, reply.content_type)
 
 
 # --- with user hooks ---------------------------------------------------------------
@@ -145,11 +144,10 @@ def _as_text(request: Request) -> str | bytes:
 
 def default_input_fn(request: Request, model: Any) -> Any:
     """The native decoding: one payload dict, or a list of them for JSON Lines and CSV."""
-    schema, _ = BINDINGS[_model(model).engine.spec.route]
-    decoded = decode_body(request.body, request.content_type)
-    attributes = parse_custom_attributes(request.headers.get(CUSTOM_ATTRIBUTES))
-    payloads = [apply_custom_attributes(p, attributes, schema) for p in decoded.records]
-    return payloads if decoded.multi_record else payloads[0]
+    engine = _model(model).engine
+    attributes = request.headers.get(CUSTOM_ATTRIBUTES)
+    payloads, multi_record = decode_payloads(engine, request.body, request.content_type, attributes)
+    return payloads if multi_record else payloads[0]
 
 
 def default_predict_fn(data: Any, model: Any) -> Any:
@@ -158,16 +156,17 @@ def default_predict_fn(data: Any, model: Any) -> Any:
     multi_record = isinstance(data, list)
     records = data if multi_record else [data]
     payloads = [{"inputs": r} if isinstance(r, str) else r for r in records]
-    response = toolkit_model.run(run_payloads(toolkit_model.engine, payloads, multi_record, JSON))
-    return orjson.loads(bytes(response.body))
+    reply = toolkit_model.run(run_payloads(toolkit_model.engine, payloads, multi_record, JSON))
+    # Plain Python values (lists, floats), as user output_fn hooks have always received.
+    return orjson.loads(reply.body)
 
 
 def default_output(prediction: Any, accept: str | None, *, multi_record: bool) -> Answer:
     media = choose_accept(accept)
     if media == JSON:
-        return Answer(200, _dumps(prediction), media)
+        return Answer(200, json_body(prediction), media)
     rows = prediction if multi_record and isinstance(prediction, list) else [prediction]
-    return Answer(200, encode_records([_dumps(row) for row in rows], media), media)
+    return Answer(200, encode_records([json_body(row) for row in rows], media), media)
 
 
 def _to_answer(out: Any, accept: str | None) -> Answer:
@@ -180,13 +179,9 @@ def _to_answer(out: Any, accept: str | None) -> Answer:
     elif isinstance(out, str):
         body = out.encode("utf-8")
     else:
-        body = _dumps(out)
+        body = json_body(out)
     media = content_type or (accept if accept and accept != "*/*" else JSON)
     return Answer(200, body, media)
-
-
-def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def _model(model: Any) -> ToolkitModel:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sagemaker_embeddings.errors import EmptyInput, MalformedBody, NotAcceptable, UnsupportedMedia
-from sagemaker_embeddings.http.content import (
+from sagemaker_embeddings.protocol.content import (
     choose_accept,
     decode_body,
     encode_records,

@@ -1,4 +1,5 @@
-"""Body decoding and answer encoding for /invocations, by Content-Type and Accept."""
+"""SageMaker's content contract for /invocations: bodies decoded by Content-Type (JSON,
+JSON Lines, CSV), answers encoded by Accept, and custom attributes as request options."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import orjson
 from pydantic import BaseModel
 
 from sagemaker_embeddings.errors import EmptyInput, MalformedBody, NotAcceptable, UnsupportedMedia
+from sagemaker_embeddings.protocol.reply import JSON
 
-JSON = "application/json"
 JSON_LINES = ("application/jsonlines", "application/x-jsonlines", "application/jsonl")
 CSV = "text/csv"
 SUPPORTED_CONTENT_TYPES = (JSON, *JSON_LINES, CSV)
