@@ -16,7 +16,9 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Pooling = Literal["cls", "mean", "max", "last_token", "splade"]
-TaskName = Literal["embed", "rerank", "classify", "sparse", "sentence-similarity"]
+# The kind of model served. TASK also takes "sentence-similarity": an embedder whose
+# /invocations answers /similarity (models/task.py holds the table of tasks).
+Task = Literal["embed", "rerank", "classify", "sparse"]
 DType = Literal["auto", "float32", "float16", "bfloat16"]
 ServingMode = Literal["auto", "native", "toolkit"]
 
@@ -50,7 +52,7 @@ class Settings(BaseSettings):
     served_model_name: str | None = Field(None, validation_alias=_env("SERVED_MODEL_NAME"))
 
     # --- how the model runs ----------------------------------------------------
-    task: TaskName | None = Field(None, validation_alias=_env("TASK"))
+    task: Task | Literal["sentence-similarity"] | None = Field(None, validation_alias=_env("TASK"))
     pooling: Pooling | None = Field(None, validation_alias=_env("POOLING"))
     dtype: DType = Field("auto", validation_alias=_env("DTYPE"))
     trust_remote_code: bool = Field(False, validation_alias=_env("TRUST_REMOTE_CODE"))

@@ -116,7 +116,7 @@ def test_mme_507_then_eviction_in_a_memory_limited_container(
         refused = [n for n, s in statuses.items() if s == 507]
         assert refused, f"no 507 within five models: {statuses}"
         assert all(s in (200, 507) for s in statuses.values()), statuses
-        # The refused registration is removed right after the 507 (toolkit/memory.py).
+        # The refused registration is removed right after the 507 (toolkit/memory_check.py).
         # Usually within 1 s; allow for a loaded machine.
         refused_url = f"{container.url}/models/{refused[0]}"
         assert stays_absent(lambda: _status("GET", refused_url)), container.logs()[-6000:]

@@ -13,7 +13,7 @@ from sagemaker_embeddings.errors import ModelLoadError, Overloaded
 from sagemaker_embeddings.settings import Settings, parse_serve_args
 from sagemaker_embeddings.toolkit.hooks import load_user_hooks
 from sagemaker_embeddings.toolkit.launcher import mms_properties, settings_environment
-from sagemaker_embeddings.toolkit.memory import InsufficientMemory, ensure_room_for
+from sagemaker_embeddings.toolkit.memory_check import InsufficientMemory, ensure_room_for
 from sagemaker_embeddings.toolkit.mode import toolkit_requested
 from sagemaker_embeddings.toolkit.pipeline import error_answer
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from sagemaker_embeddings.engine.admission import Admission
 from sagemaker_embeddings.engine.batching import Batch, Entry, Output, TokenBudgetQueue
+from sagemaker_embeddings.engine.heap_trim import HeapTrimmer
 from sagemaker_embeddings.engine.tokenize import (
     Direction,
     InputTokenizer,
@@ -43,9 +44,9 @@ from sagemaker_embeddings.models.runner import (
     threads_per_lane,
 )
 from sagemaker_embeddings.models.source import ModelSource
-from sagemaker_embeddings.models.task import ModelSpec, Task
+from sagemaker_embeddings.models.task import TASKS, ModelSpec
 from sagemaker_embeddings.observability.metrics import Metrics, failure_label
-from sagemaker_embeddings.settings import Settings
+from sagemaker_embeddings.settings import Settings, Task
 
 logger = logging.getLogger(__name__)
 
@@ -80,20 +81,6 @@ class TokenInfo:
     special: bool
     start: int | None
     stop: int | None
-
-
-_TASK_NAMES: dict[Task, str] = {
-    "embed": "an embedding model",
-    "sparse": "a sparse (SPLADE) embedding model",
-    "rerank": "a reranker",
-    "classify": "a classifier",
-}
-_TASK_ROUTES: dict[Task, str] = {
-    "embed": "/embed",
-    "sparse": "/embed_sparse",
-    "rerank": "/rerank",
-    "classify": "/predict",
-}
 
 
 class Engine:
@@ -134,6 +121,7 @@ class Engine:
         self.tokenization_workers = workers
         self.output_width = 0  # width of the pooled output, learnt from the warm-up pass
         self._tokenizer_pool = ThreadPoolExecutor(workers, thread_name_prefix="tokenize")
+        self._trimmer: HeapTrimmer | None = None
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -141,8 +129,13 @@ class Engine:
         # Before the lanes' first pass, which sizes their thread teams.
         self.runner.set_threads_per_pass(self.threads_per_lane)
         self.worker.start(self.warmup)
+        # With the engine, not the HTTP app: toolkit mode (MMS) trims the heap too.
+        self._trimmer = HeapTrimmer(self.settings.malloc_trim_seconds, self.worker.last_active)
+        self._trimmer.start()
 
     def stop(self) -> None:
+        if self._trimmer is not None:
+            self._trimmer.stop()
         self.worker.stop()
         self._tokenizer_pool.shutdown(wait=False, cancel_futures=True)
 
@@ -178,7 +171,7 @@ class Engine:
         normalize: bool = True,
         dimensions: int | None = None,
     ) -> Result[list[np.ndarray]]:
-        self._require({"embed", "sparse"}, "/embed")
+        self._require({"embed", "sparse"}, "embed")
         # Checked before any work is queued: a bad request costs no forward pass.
         if dimensions is not None and not 0 < dimensions <= self.output_width:
             raise ValidationFailed(
@@ -198,7 +191,7 @@ class Engine:
         direction: Direction = "right",
         prompt_name: str | None = None,
     ) -> Result[list[np.ndarray]]:
-        self._require({"embed"}, "/embed_all")
+        self._require({"embed"}, "embed_all")
         return await self._run(self._texts(inputs), True, truncate, direction, prompt_name)
 
     async def embed_sparse(
@@ -209,7 +202,7 @@ class Engine:
         direction: Direction = "right",
         prompt_name: str | None = None,
     ) -> Result[list[list[tuple[int, float]]]]:
-        self._require({"sparse"}, "/embed_sparse")
+        self._require({"sparse"}, "embed_sparse")
         result = await self._run(self._texts(inputs), False, truncate, direction, prompt_name)
         sparse = [[(int(i), float(v[i])) for i in np.flatnonzero(v)] for v in result.value]
         return _with_value(result, sparse)
@@ -222,7 +215,7 @@ class Engine:
         direction: Direction = "right",
         raw_scores: bool = False,
     ) -> Result[list[list[tuple[str, float]]]]:
-        self._require({"rerank", "classify"}, "/predict")
+        self._require({"rerank", "classify"}, "predict")
         result = await self._run(list(inputs), False, truncate, direction, None)
         labels = [self.spec.id2label.get(i, f"LABEL_{i}") for i in range(_width(result.value))]
         scored = []
@@ -242,7 +235,7 @@ class Engine:
         raw_scores: bool = False,
     ) -> Result[list[float]]:
         """One score per text, in the order given (callers sort)."""
-        self._require({"rerank"}, "/rerank")
+        self._require({"rerank"}, "rerank")
         if not texts:
             raise EmptyInput("`texts` cannot be empty")
         pairs: list[TextInput] = [(query, text) for text in texts]
@@ -259,7 +252,7 @@ class Engine:
         direction: Direction = "right",
         prompt_name: str | None = None,
     ) -> Result[list[float]]:
-        self._require({"embed"}, "/similarity")
+        self._require({"embed"}, "similarity")
         if not sentences:
             raise EmptyInput("`sentences` cannot be empty")
         result = await self.embed(
@@ -318,12 +311,13 @@ class Engine:
         return self.tokenizer.decode(batch, skip_special_tokens)
 
     # --- shared path -------------------------------------------------------------
-    def _require(self, tasks: set[Task], route: str) -> None:
+    def _require(self, tasks: set[Task], operation: str) -> None:
+        # Operations carry TEI's names, which its routes spell with a leading slash.
         if self.spec.task not in tasks:
             self.metrics.request_failure.labels("model_type").inc()
+            task = TASKS[self.spec.task]
             raise WrongModelType(
-                f"{route} is not available: this model is {_TASK_NAMES[self.spec.task]} "
-                f"(use {_TASK_ROUTES[self.spec.task]})"
+                f"/{operation} is not available: this model is {task.label} (use /{task.route})"
             )
 
     def _check_count(self, count: int) -> None:

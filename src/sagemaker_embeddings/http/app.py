@@ -11,7 +11,6 @@ from fastapi import FastAPI
 
 from sagemaker_embeddings import __version__
 from sagemaker_embeddings.engine.engine import Engine
-from sagemaker_embeddings.engine.memory import HeapTrimmer
 from sagemaker_embeddings.http import error_handlers
 from sagemaker_embeddings.http.middleware import (
     ApiKey,
@@ -31,13 +30,9 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     if settings.otlp_endpoint:
         tracing = start_tracing(settings.otlp_endpoint, settings.otlp_service_name)
 
-    trimmer = HeapTrimmer(settings.malloc_trim_seconds, engine.worker.last_active)
-
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        trimmer.start()
         yield
-        trimmer.stop()
         # uvicorn has drained in-flight requests by now, or cancelled those still running
         # at the end of the grace period. Stop the worker threads off the event loop, so
         # that cancelled requests withdraw their queued inputs meanwhile (a blocking join

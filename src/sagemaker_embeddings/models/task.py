@@ -15,12 +15,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sagemaker_embeddings.errors import ModelLoadError
-from sagemaker_embeddings.settings import TEI_MAX_BATCH_TOKENS, Pooling, Settings
+from sagemaker_embeddings.settings import TEI_MAX_BATCH_TOKENS, Pooling, Settings, Task
 
 logger = logging.getLogger(__name__)
 
-Task = Literal["embed", "rerank", "classify", "sparse"]
+# TEI's operation names: the engine's methods and the TEI routes share them.
 Route = Literal["embed", "rerank", "predict", "embed_sparse", "similarity"]
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    label: str  # how messages name this kind of model
+    route: Route  # the operation /invocations answers for it
+
+
+# The one table of tasks (the model class per task is chosen in models/runner.py).
+TASKS: dict[Task, TaskInfo] = {
+    "embed": TaskInfo("an embedding model", "embed"),
+    "sparse": TaskInfo("a sparse (SPLADE) embedding model", "embed_sparse"),
+    "rerank": TaskInfo("a reranker", "rerank"),
+    "classify": TaskInfo("a classifier", "predict"),
+}
 
 # sentence-transformers wrote the max length under several names over the years.
 _ST_CONFIG_NAMES = (
@@ -143,13 +158,9 @@ def _detect_task(architectures: list[str], id2label: dict[int, str], settings: S
 
 
 def _route_for(task: Task, settings: Settings) -> Route:
-    if task == "rerank":
-        return "rerank"
-    if task == "classify":
-        return "predict"
-    if task == "sparse":
-        return "embed_sparse"
-    return "similarity" if settings.task == "sentence-similarity" else "embed"
+    if task == "embed" and settings.task == "sentence-similarity":
+        return "similarity"
+    return TASKS[task].route
 
 
 def _read_optional(path: Path) -> dict[str, Any]:

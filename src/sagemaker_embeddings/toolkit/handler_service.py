@@ -18,7 +18,7 @@ from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.observability.logging import configure_logging
 from sagemaker_embeddings.settings import Settings, parse_serve_args
 from sagemaker_embeddings.toolkit.hooks import UserHooks, load_user_hooks
-from sagemaker_embeddings.toolkit.memory import (
+from sagemaker_embeddings.toolkit.memory_check import (
     InsufficientMemory,
     ensure_room_for,
     unregister_later,

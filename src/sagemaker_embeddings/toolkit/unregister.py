@@ -1,6 +1,6 @@
 """``python -m sagemaker_embeddings.toolkit.unregister URL NAME``: drop a model refused with 507.
 
-Run detached by memory.unregister_later. MMS 1.1.11 answers the failed ``POST /models``
+Run detached by memory_check.unregister_later. MMS 1.1.11 answers the failed ``POST /models``
 and then unregisters the model itself, on the thread of the worker that replied 507;
 that attempt interrupts its own wait for the worker process ("WorkerThread interrupted
 during waitFor" in its log), fails, and puts the model back with no workers and

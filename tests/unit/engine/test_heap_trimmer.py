@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sagemaker_embeddings.engine.memory import BUSY_TRIM_FACTOR, HeapTrimmer
+from sagemaker_embeddings.engine.heap_trim import BUSY_TRIM_FACTOR, HeapTrimmer
 
 INTERVAL = 0.02
 
