@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from sagemaker_embeddings.engine.heap_trim import BUSY_TRIM_FACTOR, HeapTrimmer
+from sagemaker_embeddings.engine.startup import load_engine
+from sagemaker_embeddings.settings import Settings
 
 INTERVAL = 0.02
 
@@ -53,3 +58,15 @@ def test_zero_interval_never_starts() -> None:
     trimmer.start()
     trimmer.stop()
     assert calls.count == 0
+
+
+def test_the_engine_runs_the_trimmer_without_http(model_dirs: Callable[[str], Path]) -> None:
+    # Toolkit mode has no HTTP app: MALLOC_TRIM_SECONDS must work with the engine alone.
+    settings = Settings(model_id=str(model_dirs("bert")), dtype="float32", malloc_trim_seconds=0.05)
+    engine = load_engine(settings)
+    try:
+        assert "malloc-trim" in {t.name for t in threading.enumerate()}
+    finally:
+        engine.stop()
+    time.sleep(0.2)  # the thread sees the stop within one interval
+    assert "malloc-trim" not in {t.name for t in threading.enumerate()}
