@@ -26,8 +26,12 @@ class ServingError(Exception):
     status_code: int = 500
     error_type: str = "Internal"
     metric_label: str = "internal"  # TEI's `err` label of te_request_failure
+    default_message: str | None = None  # classes with one typical message set it
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str | None = None) -> None:
+        message = message if message is not None else self.default_message
+        if message is None:
+            raise TypeError(f"{type(self).__name__} needs a message")
         super().__init__(message)
         self.message = message
 
@@ -98,18 +102,14 @@ class Overloaded(ServingError):
     status_code = 429
     error_type = "Overloaded"
     metric_label = "overloaded"
-
-    def __init__(self, message: str = "Model is overloaded") -> None:
-        super().__init__(message)
+    default_message = "Model is overloaded"
 
 
 class Unhealthy(ServingError):
     status_code = 503
     error_type = "Unhealthy"
     metric_label = "unhealthy"
-
-    def __init__(self, message: str = "unhealthy") -> None:
-        super().__init__(message)
+    default_message = "unhealthy"
 
 
 class ModelLoadError(Exception):
