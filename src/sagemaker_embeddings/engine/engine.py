@@ -379,8 +379,8 @@ class Engine:
                 inputs, truncate=truncate, direction=direction, prompt_name=prompt_name
             )
 
-        # A short request encodes in well under a millisecond (a 10-token text: 20 us,
-        # 1300 characters: 0.3 ms): cheaper on the event loop than a hop to the pool.
+        # A short request encodes in well under a millisecond: cheaper on the event loop
+        # than a hop to the pool (figures: bench/notes/engine.md).
         if sum(map(text_chars, inputs)) <= INLINE_TOKENIZATION_CHARS:
             tokenized = encode()
         else:

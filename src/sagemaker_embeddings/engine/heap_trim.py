@@ -5,10 +5,11 @@ keeps creeping up under mixed traffic although nothing leaks. A daemon thread ca
 ``malloc_trim(0)`` (TEI: every 100 ms, issue #156); where glibc is absent (musl,
 macOS) it does nothing.
 
-Trimming is not free: each call walks the heap (about 3 ms here) and the memory it
-hands back is faulted in again by the next forward pass. Every 100 ms under load it
-took 2.7% of a core from the model. So it trims once the model has been idle for
-MALLOC_TRIM_SECONDS, and under sustained load only every BUSY_TRIM_FACTOR times that.
+Trimming is not free: each call walks the heap, and the memory it hands back is
+faulted in again by the next forward pass, so TEI's fixed schedule costs the model
+CPU under load (figures: bench/notes/engine.md). So it trims once the model has been
+idle for MALLOC_TRIM_SECONDS, and under sustained load only every BUSY_TRIM_FACTOR
+times that.
 """
 
 from __future__ import annotations
