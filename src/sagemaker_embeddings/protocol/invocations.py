@@ -61,12 +61,11 @@ def request_schema(engine: Engine) -> type[BaseModel]:
 
 
 def decode_payloads(
-    engine: Engine, body: bytes, content_type: str | None, custom_attributes: str | None
+    engine: Engine, body: bytes, content_type: str | None, attributes: dict[str, Any]
 ) -> tuple[list[Any], bool]:
     """The body's records as payloads, custom attributes filled in; and multi-record?"""
     schema = request_schema(engine)
     decoded = decode_body(body, content_type)
-    attributes = parse_custom_attributes(custom_attributes)
     payloads = [apply_custom_attributes(p, attributes, schema) for p in decoded.records]
     return payloads, decoded.multi_record
 
@@ -81,9 +80,10 @@ async def invoke(
 ) -> Reply:
     """One /invocations request, from its body and three header values."""
     media = choose_accept(accept)
-    payloads, multi_record = decode_payloads(engine, body, content_type, custom_attributes)
+    attributes = parse_custom_attributes(custom_attributes)
+    payloads, multi_record = decode_payloads(engine, body, content_type, attributes)
     reply = await run_payloads(engine, payloads, multi_record, media)
-    if custom_attributes is not None and parse_custom_attributes(custom_attributes):
+    if attributes and custom_attributes is not None:
         echo = ((CUSTOM_ATTRIBUTES, custom_attributes),)
         reply = Reply(reply.body, reply.content_type, reply.result, reply.compute_type, echo)
     return reply

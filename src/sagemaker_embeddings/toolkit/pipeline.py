@@ -21,7 +21,13 @@ import orjson
 from sagemaker_inference.errors import BaseInferenceToolkitError
 
 from sagemaker_embeddings.errors import ServingError
-from sagemaker_embeddings.protocol.content import CSV, JSON_LINES, choose_accept, encode_records
+from sagemaker_embeddings.protocol.content import (
+    CSV,
+    JSON_LINES,
+    choose_accept,
+    encode_records,
+    parse_custom_attributes,
+)
 from sagemaker_embeddings.protocol.invocations import decode_payloads, invoke, run_payloads
 from sagemaker_embeddings.protocol.reply import (
     CUSTOM_ATTRIBUTES,
@@ -145,7 +151,7 @@ def _as_text(request: Request) -> str | bytes:
 def default_input_fn(request: Request, model: Any) -> Any:
     """The native decoding: one payload dict, or a list of them for JSON Lines and CSV."""
     engine = _model(model).engine
-    attributes = request.headers.get(CUSTOM_ATTRIBUTES)
+    attributes = parse_custom_attributes(request.headers.get(CUSTOM_ATTRIBUTES))
     payloads, multi_record = decode_payloads(engine, request.body, request.content_type, attributes)
     return payloads if multi_record else payloads[0]
 
