@@ -17,9 +17,9 @@ from sagemaker_embeddings.models.runner import (
     inference_lanes,
 )
 from tests.conftest import ServerFactory
+from tests.harness.serve import RunningServer
 from tests.model_factory import minilm_dir
 from tests.reference import SEED_TEXT, assert_close_rows, cosine, st_encode
-from tests.server_harness import RunningServer
 
 TEXTS = [
     "What is Deep Learning?",

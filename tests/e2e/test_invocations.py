@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from tests.conftest import ServerFactory
+from tests.harness.serve import RunningServer
 from tests.model_factory import minilm_dir
 from tests.reference import assert_close_rows, st_encode
-from tests.server_harness import RunningServer
 
 TEXTS = ["first record", "second, with a comma", "third record"]
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from tests.conftest import ServerFactory
+from tests.harness.serve import RunningServer
 from tests.reference import assert_close_rows, st_encode
-from tests.server_harness import RunningServer
 
 ModelDirs = Callable[[str], Path]
 TEXTS = ["What is Deep Learning?", "A cheetah is running behind its prey.", "short", "x " * 40]

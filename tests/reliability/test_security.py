@@ -18,8 +18,8 @@ import tomllib
 from packaging.requirements import Requirement
 
 from tests.conftest import ServerFactory
+from tests.harness.serve import RunningServer, run_to_exit, start_server
 from tests.reliability.conftest import HF_TOKEN_MARKER, figure
-from tests.server_harness import RunningServer, run_to_exit, start_server
 
 ModelDirs = Callable[[str], Path]
 API_KEY = "k-reliability-0123456789abcdef"

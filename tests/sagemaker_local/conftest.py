@@ -15,7 +15,6 @@ What every test here gets:
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tarfile
 import uuid
@@ -25,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from tests.docker_harness import cpu_image, docker, docker_engine, wheelhouse
+from tests.harness.docker import cpu_image, docker, docker_engine, wheelhouse
+from tests.harness.ports import free_port
 
 __all__ = ["cpu_image", "docker_engine", "wheelhouse"]  # fixtures, re-exported for pytest
 
@@ -61,13 +61,6 @@ class LoopbackPort(int):
         return f"127.0.0.1:{int(self)}"
 
 
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(autouse=True)
 def offline_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Dummy credentials and a region; boto3 pointed at a closed loopback port."""
@@ -76,7 +69,7 @@ def offline_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_loopback_port()}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -102,7 +95,7 @@ def local_session(docker_engine: None) -> Iterator[Any]:
     session.config = {
         "local": {
             "local_code": True,
-            "serving_port": LoopbackPort(free_loopback_port()),
+            "serving_port": LoopbackPort(free_port()),
             "container_config": {"labels": {label: "1"}},
         }
     }

@@ -1,0 +1,60 @@
+"""Environments for `serve` processes: the developer's shell must not change what they do."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Variables of the developer's shell that would change what the server loads or does.
+SERVER_VARIABLES = (
+    "HF_MODEL_ID",
+    "MODEL_ID",
+    "HF_MODEL_REVISION",
+    "REVISION",
+    "POOLING",
+    "TASK",
+    "DTYPE",
+    "SAGEMAKER_BIND_TO_PORT",
+    "PORT",
+    "API_KEY",
+    "PAYLOAD_LIMIT",
+    "SAGEMAKER_MAX_PAYLOAD_IN_MB",
+    "MAX_BATCH_TOKENS",
+    "MAX_CONCURRENT_REQUESTS",
+    "MAX_CLIENT_BATCH_SIZE",
+    "AUTO_TRUNCATE",
+)
+# The native server's variables, plus those toolkit mode and MMS read.
+TOOLKIT_VARIABLES = (
+    *SERVER_VARIABLES,
+    "SAGEMAKER_MULTI_MODEL",
+    "SERVING_MODE",
+    "SAGEMAKER_PROGRAM",
+    "SAGEMAKER_MODEL_SERVER_WORKERS",
+    "MEMORY_HEADROOM_MB",
+    "LOG_LOCATION",
+    "METRICS_LOCATION",
+    "OMP_NUM_THREADS",
+)
+
+
+def without(names: tuple[str, ...]) -> dict[str, str]:
+    """This process's environment less ``names``."""
+    return {k: v for k, v in os.environ.items() if k not in names}
+
+
+def server_env(extra: dict[str, str], base_dir: Path, port: int) -> dict[str, str]:
+    env = without(SERVER_VARIABLES)
+    env.update(
+        LISTEN_ADDRESS="127.0.0.1",
+        SAGEMAKER_BIND_TO_PORT=str(port),
+        # An empty base dir: a stray /opt/ml/model on the machine must not be picked up.
+        SAGEMAKER_BASE_DIR=str(base_dir),
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        # Reference checks are float32 (cosine >= 0.9999); the bfloat16 default of CPUs
+        # that support it has its own test.
+        DTYPE="float32",
+    )
+    env.update(extra)
+    return env
