@@ -7,11 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.harness.asgi import InProcessServer, in_process
-from tests.model_factory import minilm_dir
 
 
 @pytest.fixture(scope="module")
 def minilm() -> Iterator[InProcessServer]:
-    """all-MiniLM-L6-v2's config and tokenizer (the embedded default); its weights unread."""
-    with in_process(minilm_dir()) as server:
+    """The embedded default model (all-MiniLM-L6-v2); its weights are never read."""
+    with in_process(None) as server:
         yield server

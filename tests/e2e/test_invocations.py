@@ -64,12 +64,6 @@ def test_json_with_jsonlines_accept(client: httpx.Client) -> None:
     assert len(json.loads(response.text)) == 2
 
 
-def test_unacceptable_accept_is_406(client: httpx.Client) -> None:
-    response = client.post("/invocations", json={"inputs": "x"}, headers={"accept": "text/html"})
-    assert response.status_code == 406
-    assert "application/json" in response.json()["error"]
-
-
 def test_custom_attributes(client: httpx.Client) -> None:
     attributes = "dimensions=64, truncation_direction=left"
     response = client.post(

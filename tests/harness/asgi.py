@@ -139,7 +139,7 @@ class InProcessServer:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._lifespan = self.app.router.lifespan_context(self.app)
-        self.client = _SyncClient(self)
+        self.client = InProcessClient(self)
 
     def start(self) -> None:
         self._thread.start()
@@ -160,7 +160,7 @@ class InProcessServer:
         return httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60)
 
 
-class _SyncClient:
+class InProcessClient:
     """httpx-like get/post/request, each sent through ASGITransport on the app's loop."""
 
     def __init__(self, server: InProcessServer) -> None:
@@ -184,14 +184,17 @@ class _SyncClient:
 
 @contextmanager
 def in_process(
-    model_dir: Path, real_runner: bool = False, **settings: Any
+    model_dir: Path | None, real_runner: bool = False, **settings: Any
 ) -> Iterator[InProcessServer]:
     """The app for ``model_dir`` with ``settings`` (Settings field names), started and stopped.
 
+    ``model_dir=None`` serves the embedded default model (all-MiniLM-L6-v2), as `serve`
+    does without HF_MODEL_ID.
     ``server.runner`` is a FakeRunner unless ``real_runner``; float32 as the `serve`
     processes of tests/harness/env.py.
     """
-    built = Settings(model_id=str(model_dir), dtype="float32", **settings)
+    model_id = None if model_dir is None else str(model_dir)
+    built = Settings(model_id=model_id, dtype="float32", **settings)
     engine, runner = build_engine(built, real_runner)
     server = InProcessServer(built, engine, runner)
     server.start()
