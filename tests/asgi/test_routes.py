@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -16,7 +17,7 @@ from sagemaker_embeddings.models.runner import (
     cpu_threads,
     inference_lanes,
 )
-from tests.harness.asgi import InProcessClient, InProcessServer
+from tests.harness.asgi import InProcessClient, InProcessServer, fake_embedding
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +128,25 @@ def test_unacceptable_accept_is_406(client: InProcessClient) -> None:
     response = client.post("/invocations", json={"inputs": "x"}, headers={"accept": "text/html"})
     assert response.status_code == 406
     assert "application/json" in response.json()["error"]
+
+
+def _expected(client: InProcessClient, text: str) -> list[float]:
+    """What /embed must answer for ``text``: the fake runner's vector, normalized."""
+    ids = [token["id"] for token in client.post("/tokenize", json={"inputs": text}).json()[0]]
+    vector = fake_embedding(ids)
+    return [float(x) for x in vector / np.linalg.norm(vector)]
+
+
+def test_records_come_back_in_order(client: InProcessClient) -> None:
+    """Each JSON Lines record is answered on its own line, in order, with its own vector."""
+    texts = ["first record", "a second, longer record than the first", "3"]
+    response = client.post(
+        "/invocations",
+        content="\n".join(json.dumps({"inputs": t}) for t in texts) + "\n",
+        headers={"content-type": "application/jsonlines", "accept": "application/jsonlines"},
+    )
+    assert response.status_code == 200
+    lines = [json.loads(line)[0] for line in response.text.strip().split("\n")]
+    assert len(lines) == len(texts)
+    for line, text in zip(lines, texts, strict=True):
+        assert np.allclose(line, _expected(client, text), atol=1e-6), text
