@@ -104,33 +104,43 @@ def test_sagemaker_payload_setting() -> None:
         assert response.status_code == 413
 
 
+def _fails_then_heals(
+    server: InProcessServer, fail: Callable[[], httpx.Response], succeed: Callable[[], int]
+) -> None:
+    """``fail()`` is a 424 without a traceback, /ping is then 503, and after ``succeed()``
+    (a status, which must be 200) /ping is 200 again."""
+    failed = fail()
+    assert failed.status_code == 424
+    assert failed.json()["error_type"] == "Backend"
+    assert "Traceback" not in failed.text
+    unhealthy = server.client.get("/ping")
+    assert unhealthy.status_code == 503
+    assert unhealthy.json() == {"error": "unhealthy", "error_type": "Unhealthy"}
+    assert succeed() == 200
+    assert server.client.get("/ping").status_code == 200
+
+
 def test_inference_failure_is_424_and_health_recovers(model_dirs: ModelDirs) -> None:
     """A reranker with one token type, on the real runner: pairs fail inside the forward
-    pass, singles work; the next good batch heals /ping."""
+    pass, singles work."""
     with in_process(model_dirs("single-segment"), real_runner=True) as server:
-        failed = server.client.post("/rerank", json={"query": "q", "texts": ["a", "b"]})
-        assert failed.status_code == 424
-        assert failed.json()["error_type"] == "Backend"
-        assert "Traceback" not in failed.text
-        unhealthy = server.client.get("/ping")
-        assert unhealthy.status_code == 503
-        assert unhealthy.json() == {"error": "unhealthy", "error_type": "Unhealthy"}
-        assert server.client.post("/predict", json={"inputs": "single"}).status_code == 200
-        assert server.client.get("/ping").status_code == 200
+        _fails_then_heals(
+            server,
+            lambda: server.client.post("/rerank", json={"query": "q", "texts": ["a", "b"]}),
+            lambda: server.client.post("/predict", json={"inputs": "single"}).status_code,
+        )
 
 
 def test_fake_runner_failure_is_424_and_health_recovers(minilm: InProcessServer) -> None:
     """A forward pass that raises fails its batch only; the next good batch heals /ping."""
-    minilm.runner.error = RuntimeError("index out of range in self")
-    try:
-        failed = minilm.client.post("/embed", json={"inputs": ["a", "b"]})
-    finally:
-        minilm.runner.error = None
-    assert failed.status_code == 424
-    assert failed.json()["error_type"] == "Backend"
-    assert "Traceback" not in failed.text
-    unhealthy = minilm.client.get("/ping")
-    assert unhealthy.status_code == 503
-    assert unhealthy.json() == {"error": "unhealthy", "error_type": "Unhealthy"}
-    assert minilm.client.post("/embed", json={"inputs": "single"}).status_code == 200
-    assert minilm.client.get("/ping").status_code == 200
+
+    def fail() -> httpx.Response:
+        minilm.runner.error = RuntimeError("index out of range in self")
+        try:
+            return minilm.client.post("/embed", json={"inputs": ["a", "b"]})
+        finally:
+            minilm.runner.error = None
+
+    _fails_then_heals(
+        minilm, fail, lambda: minilm.client.post("/embed", json={"inputs": "single"}).status_code
+    )

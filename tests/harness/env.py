@@ -43,18 +43,25 @@ def without(names: tuple[str, ...]) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in names}
 
 
-def server_env(extra: dict[str, str], base_dir: Path, port: int) -> dict[str, str]:
-    env = without(SERVER_VARIABLES)
-    env.update(
-        LISTEN_ADDRESS="127.0.0.1",
-        SAGEMAKER_BIND_TO_PORT=str(port),
+def loopback(base_dir: Path, port: int) -> dict[str, str]:
+    """What every `serve` of the tests shares: loopback only, its own base dir, offline."""
+    return {
+        "LISTEN_ADDRESS": "127.0.0.1",
+        "SAGEMAKER_BIND_TO_PORT": str(port),
         # An empty base dir: a stray /opt/ml/model on the machine must not be picked up.
-        SAGEMAKER_BASE_DIR=str(base_dir),
-        HF_HUB_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
+        "SAGEMAKER_BASE_DIR": str(base_dir),
+        "HF_HUB_OFFLINE": "1",
         # Reference checks are float32 (cosine >= 0.9999); the bfloat16 default of CPUs
         # that support it has its own test.
-        DTYPE="float32",
-    )
-    env.update(extra)
-    return env
+        "DTYPE": "float32",
+    }
+
+
+def server_env(extra: dict[str, str], base_dir: Path, port: int) -> dict[str, str]:
+    """The native server's environment: ``extra`` over the shell's, cleaned."""
+    return {
+        **without(SERVER_VARIABLES),
+        **loopback(base_dir, port),
+        "TOKENIZERS_PARALLELISM": "false",
+        **extra,
+    }

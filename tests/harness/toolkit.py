@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tests.harness.env import TOOLKIT_VARIABLES, without
+from tests.harness.env import TOOLKIT_VARIABLES, loopback, without
 from tests.harness.ports import free_port_between
 from tests.harness.serve import SERVE
 
@@ -61,17 +61,13 @@ def start_toolkit(
     tmp = workdir / "tmp"
     tmp.mkdir(exist_ok=True)
     full_env = without(TOOLKIT_VARIABLES)
+    full_env.update(loopback(base_dir, port))
     full_env.update(
-        LISTEN_ADDRESS="127.0.0.1",
-        SAGEMAKER_BIND_TO_PORT=str(port),
-        SAGEMAKER_BASE_DIR=str(base_dir),
-        HF_HUB_OFFLINE="1",
         TMPDIR=str(tmp),
         TEMP=str(tmp),
         LOG_LOCATION=str(workdir / "logs"),
         METRICS_LOCATION=str(workdir / "logs"),
         SAGEMAKER_STARTUP_TIMEOUT=str(int(ready_timeout)),
-        DTYPE="float32",  # as the in-process native engine (tests/toolkit/conftest.py)
         PIP_DISABLE_PIP_VERSION_CHECK="1",
     )
     full_env.update(env)
