@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.harness.docker import cpu_image, docker, docker_engine, wheelhouse
+from tests.harness.env import offline_aws as offline_aws_environment
 from tests.harness.ports import free_port
 
 __all__ = ["cpu_image", "docker_engine", "wheelhouse"]  # fixtures, re-exported for pytest
@@ -37,16 +38,6 @@ TELEMETRY_OFF: dict[str, Any] = {
 }
 # Exact comparisons against the reference libraries; DTYPE=auto may pick bfloat16 here.
 FLOAT32 = {"DTYPE": "float32"}
-
-_AWS_VARIABLES = (
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_PROFILE",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL",
-)
 
 
 class LoopbackPort(int):
@@ -64,16 +55,9 @@ class LoopbackPort(int):
 @pytest.fixture(autouse=True)
 def offline_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Dummy credentials and a region; boto3 pointed at a closed loopback port."""
-    for name in _AWS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    offline_aws_environment(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 
 def remove_labelled_containers(label: str) -> list[str]:
