@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +26,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from bench.procs import free_port
+
 SEED = Path("/work/shared/seeds/001_d50d09adb74373c2.txt")
 SERVE = str(Path(sys.executable).parent / "serve")
 
@@ -37,15 +37,6 @@ def seed_text() -> str:
     if match is None:
         raise SystemExit(f"benchmark text not found in {SEED}")
     return match.group(1)
-
-
-def free_port() -> int:
-    for _ in range(200):  # MMS refuses ports from 32767 up
-        port = random.randint(20000, 32000)
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise RuntimeError("no free port")
 
 
 def start(env: dict[str, str], workdir: Path, toolkit: bool) -> tuple[subprocess.Popen[bytes], str]:

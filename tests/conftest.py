@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server_harness import RunningServer, start_server
+from tests.harness.serve import RunningServer, start_server
 
 ServerFactory = Callable[[str, dict[str, str]], RunningServer]
 

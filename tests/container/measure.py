@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sagemaker_embeddings.deploy.build import build_image
-from tests.docker_harness import (
+from tests.harness.docker import (
     BASE_IMAGE,
     docker,
     ensure_base_image,

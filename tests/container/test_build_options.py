@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sagemaker_embeddings.deploy.build import BuildError, build_image
-from tests.docker_harness import (
+from tests.harness.docker import (
     ensure_offline_wheelhouse,
     get_json,
     post_json,

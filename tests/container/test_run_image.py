@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker_harness import (
+from tests.harness.docker import (
     Container,
     docker,
     get_json,

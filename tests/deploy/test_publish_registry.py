@@ -11,7 +11,6 @@ import base64
 import io
 import json
 import shutil
-import socket
 import subprocess
 import tarfile
 import time
@@ -25,7 +24,7 @@ from moto import mock_aws
 
 from sagemaker_embeddings.cli import main
 from sagemaker_embeddings.deploy import build
-from tests.docker_harness import (
+from tests.harness.docker import (
     cpu_image,
     docker,
     docker_engine,
@@ -35,19 +34,13 @@ from tests.docker_harness import (
     wait_for_ping,
     wheelhouse,
 )
+from tests.harness.ports import free_port
 
 __all__ = ["cpu_image", "docker_engine", "wheelhouse"]  # fixtures, re-exported for pytest
 
 pytestmark = pytest.mark.container
 
 REGISTRY_START_TIMEOUT_S = 15.0
-
-
-def _free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _ensure_docker_registry() -> str:
@@ -75,7 +68,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ensure_docker()
     program = _ensure_docker_registry()
     folder = tmp_path_factory.mktemp("registry")
-    port = _free_loopback_port()
+    port = free_port()
     config = folder / "config.yml"
     config.write_text(
         "version: 0.1\n"

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from sagemaker_embeddings.deploy import get_image_uri
-from tests.deploy.test_publish_registry import _free_loopback_port, _image_id
-from tests.docker_harness import cpu_image, docker, docker_engine, wheelhouse
+from tests.deploy.test_publish_registry import _image_id
+from tests.harness.docker import cpu_image, docker, docker_engine, wheelhouse
+from tests.harness.ports import free_port
 
 __all__ = ["cpu_image", "docker_engine", "wheelhouse"]  # fixtures, re-exported for pytest
 
@@ -63,7 +64,7 @@ def test_readme_flow_in_local_mode(image_uri: str, model_data: str) -> None:
     session.config = {
         "local": {
             "local_code": True,
-            "serving_port": _free_loopback_port(),
+            "serving_port": free_port(),
             "container_config": {"labels": {label: "1"}},  # to find the container afterwards
         }
     }

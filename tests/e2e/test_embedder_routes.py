@@ -8,18 +8,12 @@ import json
 import httpx
 import numpy as np
 import pytest
-import torch
 from transformers import AutoModel, AutoTokenizer
 
-from sagemaker_embeddings.models.runner import (
-    CPU_BATCH_TOKENS_FLOAT32,
-    cpu_threads,
-    inference_lanes,
-)
 from tests.conftest import ServerFactory
+from tests.harness.serve import RunningServer
 from tests.model_factory import minilm_dir
 from tests.reference import SEED_TEXT, assert_close_rows, cosine, st_encode
-from tests.server_harness import RunningServer
 
 TEXTS = [
     "What is Deep Learning?",
@@ -159,100 +153,3 @@ def test_tokenize_and_decode(client: httpx.Client) -> None:
         "/decode", json={"ids": [[101, 7592, 102]], "skip_special_tokens": False}
     ).json()
     assert with_special == ["[CLS] hello [SEP]"]
-
-
-def test_info_metrics_docs(client: httpx.Client) -> None:
-    info = client.get("/info").json()
-    assert info["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert info["model_type"] == {"embedding": {"pooling": "mean"}}
-    assert info["max_input_length"] == 256
-    # The CPU default: 2048 float32 tokens, shared by the inference lanes.
-    lanes = inference_lanes(None, torch.device("cpu"), cpu_threads())
-    assert info["max_batch_tokens"] == max(256, CPU_BATCH_TOKENS_FLOAT32 // lanes)
-    assert info["max_client_batch_size"] == 32
-    client.post("/embed", json={"inputs": "count me"})
-    metrics = client.get("/metrics").text
-    assert 'te_request_count_total{method="single"}' in metrics
-    assert "te_batch_next_size_bucket" in metrics
-    assert client.get("/docs").status_code == 200
-    paths = client.get("/openapi.json").json()["paths"]
-    for route in (
-        "/embed",
-        "/embed_all",
-        "/embed_sparse",
-        "/predict",
-        "/rerank",
-        "/similarity",
-        "/tokenize",
-        "/decode",
-        "/v1/embeddings",
-        "/v1/rerank",
-        "/invocations",
-        "/ping",
-        "/health",
-        "/info",
-        "/metrics",
-    ):
-        assert route in paths, route
-
-
-@pytest.mark.parametrize(
-    ("payload", "status", "error_type"),
-    [
-        ({"inputs": []}, 400, "Empty"),
-        ({"inputs": ["x"] * 33}, 422, "Validation"),
-        ({"inputs": 5}, 422, "Validation"),
-        ({"inputs": "x", "truncation_direction": "up"}, 422, "Validation"),
-        ({"text": "no inputs field"}, 422, "Validation"),
-    ],
-)
-def test_embed_errors(client: httpx.Client, payload: object, status: int, error_type: str) -> None:
-    response = client.post("/embed", json=payload)
-    assert response.status_code == status
-    assert response.json()["error_type"] == error_type
-
-
-def test_wrong_route_for_model_is_424(client: httpx.Client) -> None:
-    response = client.post("/rerank", json={"query": "q", "texts": ["a"]})
-    assert response.status_code == 424
-    assert "embedding model" in response.json()["error"]
-    assert client.post("/predict", json={"inputs": "x"}).status_code == 424
-    assert client.post("/embed_sparse", json={"inputs": "x"}).status_code == 424
-
-
-def test_malformed_bodies(client: httpx.Client) -> None:
-    bad_json = client.post(
-        "/embed", content=b'{"inputs": ', headers={"content-type": "application/json"}
-    )
-    assert bad_json.status_code == 400
-    assert bad_json.json()["error_type"] == "Validation"
-    for path in ("/invocations", "/embed"):
-        invalid_utf8 = client.post(
-            path, content=b'{"inputs": "\xff\xfe"}', headers={"content-type": "application/json"}
-        )
-        assert invalid_utf8.status_code in (400, 422), path
-    nan = client.post(
-        "/invocations", content=b'{"inputs": NaN}', headers={"content-type": "application/json"}
-    )
-    assert nan.status_code == 400
-    unsupported = client.post(
-        "/invocations", content=b"x", headers={"content-type": "application/x-npy"}
-    )
-    assert unsupported.status_code == 415
-    assert "application/json" in unsupported.json()["error"]
-    assert client.get("/nowhere").json()["error_type"] == "NotFound"
-
-
-def test_payload_limit_413(client: httpx.Client) -> None:
-    body = json.dumps({"inputs": "a" * (7 * 1024 * 1024)})
-    response = client.post("/embed", content=body, headers={"content-type": "application/json"})
-    assert response.status_code == 413
-    assert response.json()["error_type"] == "PayloadTooLarge"
-    assert client.get("/ping").status_code == 200
-
-
-def test_health_routes(client: httpx.Client) -> None:
-    for path in ("/ping", "/health", "/"):
-        response = client.get(path)
-        assert response.status_code == 200
-        assert response.content == b""

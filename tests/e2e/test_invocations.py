@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from tests.conftest import ServerFactory
+from tests.harness.serve import RunningServer
 from tests.model_factory import minilm_dir
 from tests.reference import assert_close_rows, st_encode
-from tests.server_harness import RunningServer
 
 TEXTS = ["first record", "second, with a comma", "third record"]
 
@@ -62,12 +62,6 @@ def test_json_with_jsonlines_accept(client: httpx.Client) -> None:
     )
     assert response.text.endswith("\n")
     assert len(json.loads(response.text)) == 2
-
-
-def test_unacceptable_accept_is_406(client: httpx.Client) -> None:
-    response = client.post("/invocations", json={"inputs": "x"}, headers={"accept": "text/html"})
-    assert response.status_code == 406
-    assert "application/json" in response.json()["error"]
 
 
 def test_custom_attributes(client: httpx.Client) -> None:

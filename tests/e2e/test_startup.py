@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.harness.serve import run_to_exit, start_server
 from tests.reference import assert_close_rows, st_encode
-from tests.server_harness import run_to_exit, start_server
 
 ModelDirs = Callable[[str], Path]
 

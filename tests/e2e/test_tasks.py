@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from tests.conftest import ServerFactory
+from tests.harness.serve import RunningServer
 from tests.reference import assert_close_rows, st_encode
-from tests.server_harness import RunningServer
 
 ModelDirs = Callable[[str], Path]
 TEXTS = ["What is Deep Learning?", "A cheetah is running behind its prey.", "short", "x " * 40]
@@ -162,11 +162,3 @@ def test_splade_matches_formula(server_factory: ServerFactory, model_dirs: Model
     direct = httpx.post(f"{server.url}/embed_sparse", json={"inputs": [TEXTS[0]]}).json()
     assert direct == [sparse]
     assert httpx.post(f"{server.url}/embed_all", json={"inputs": "x"}).status_code == 424
-
-
-def test_sentence_similarity_task_binds_invocations(server_factory: ServerFactory) -> None:
-    server = server_factory("minilm-similarity", {"TASK": "sentence-similarity"})
-    payload = {"inputs": {"source_sentence": "a dog", "sentences": ["a puppy", "a tax form"]}}
-    scores = httpx.post(f"{server.url}/invocations", json=payload).json()
-    assert len(scores) == 2
-    assert scores[0] > scores[1]

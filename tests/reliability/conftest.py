@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.server_harness import RunningServer
+from tests.harness.serve import RunningServer
 
 ModelDirs = Callable[[str], Path]
 SCALE = max(1, int(os.environ.get("RELIABILITY_SCALE", "1")))

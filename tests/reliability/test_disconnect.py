@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tests.harness.serve import RunningServer
 from tests.model_factory import minilm_dir
 from tests.reference import SEED_TEXT, assert_close_rows, st_encode
 from tests.reliability.conftest import MINILM_CAPACITY, figure, metrics, rss_mb, wait_for
-from tests.server_harness import RunningServer
 
 ROUNDS = 20
 DROPPED = 'te_request_failure{err="dropped"}'

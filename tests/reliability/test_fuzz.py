@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
+from tests.harness.serve import RunningServer
 from tests.model_factory import VOCAB
 from tests.reliability.conftest import SCALE, figure
-from tests.server_harness import RunningServer
 
 ALLOWED_5XX = {424, 503}
 TIMEOUT = 30.0

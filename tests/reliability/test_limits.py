@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.harness.serve import RunningServer
 from tests.reference import assert_close_rows, st_encode
 from tests.reliability.conftest import figure, rss_mb
-from tests.server_harness import RunningServer
 
 FIFTY_MB = 50 * 1024 * 1024
 

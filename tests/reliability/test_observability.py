@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from tests.conftest import ServerFactory
+from tests.harness.serve import RunningServer, start_server
 from tests.reliability.conftest import figure, metrics, wait_for
-from tests.server_harness import RunningServer, start_server
 
 ModelDirs = Callable[[str], Path]
 TIMING = ("x-compute-time", "x-total-time", "x-tokenization-time", "x-queue-time",

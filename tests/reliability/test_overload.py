@@ -10,10 +10,10 @@ import time
 
 import httpx
 
+from tests.harness.serve import RunningServer
 from tests.model_factory import minilm_dir
 from tests.reference import SEED_TEXT, assert_close_rows, st_encode
 from tests.reliability.conftest import MINILM_CAPACITY, figure, metrics
-from tests.server_harness import RunningServer
 
 BURST = 4 * MINILM_CAPACITY
 

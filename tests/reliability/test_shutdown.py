@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.harness.serve import RunningServer, start_server
 from tests.model_factory import minilm_dir
 from tests.reference import SEED_TEXT, assert_close_rows, st_encode
 from tests.reliability.conftest import figure, metrics, wait_for
-from tests.server_harness import RunningServer, start_server
 
 REQUESTS = 6
 INPUTS = 4  # per request: 24 inputs of 256 tokens, 6 forward passes of 1024 tokens

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 
 from tests.conftest import ServerFactory
+from tests.harness.serve import RunningServer
 from tests.reference import SEED_TEXT
 from tests.reliability.conftest import figure, rss_mb
-from tests.server_harness import RunningServer
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
 WARMUP_FRACTION = 0.25

@@ -15,7 +15,6 @@ What every test here gets:
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tarfile
 import uuid
@@ -25,7 +24,9 @@ from typing import Any
 
 import pytest
 
-from tests.docker_harness import cpu_image, docker, docker_engine, wheelhouse
+from tests.harness.docker import cpu_image, docker, docker_engine, wheelhouse
+from tests.harness.env import offline_aws as offline_aws_environment
+from tests.harness.ports import free_port
 
 __all__ = ["cpu_image", "docker_engine", "wheelhouse"]  # fixtures, re-exported for pytest
 
@@ -37,16 +38,6 @@ TELEMETRY_OFF: dict[str, Any] = {
 }
 # Exact comparisons against the reference libraries; DTYPE=auto may pick bfloat16 here.
 FLOAT32 = {"DTYPE": "float32"}
-
-_AWS_VARIABLES = (
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_PROFILE",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL",
-)
 
 
 class LoopbackPort(int):
@@ -61,26 +52,12 @@ class LoopbackPort(int):
         return f"127.0.0.1:{int(self)}"
 
 
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(autouse=True)
 def offline_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Dummy credentials and a region; boto3 pointed at a closed loopback port."""
-    for name in _AWS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    offline_aws_environment(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_loopback_port()}")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
 
 
 def remove_labelled_containers(label: str) -> list[str]:
@@ -102,7 +79,7 @@ def local_session(docker_engine: None) -> Iterator[Any]:
     session.config = {
         "local": {
             "local_code": True,
-            "serving_port": LoopbackPort(free_loopback_port()),
+            "serving_port": LoopbackPort(free_port()),
             "container_config": {"labels": {label: "1"}},
         }
     }

@@ -17,7 +17,7 @@ import sys
 import venv
 from pathlib import Path
 
-from tests.docker_harness import state_lock
+from tests.harness.docker import state_lock
 
 REQUIREMENT = "sagemaker>=3.27,<4"
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sagemaker-embeddings"

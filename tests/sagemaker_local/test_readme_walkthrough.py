@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.docker_harness import docker
+from tests.harness.docker import docker
 from tests.reference import assert_close_rows, st_encode
 from tests.sagemaker_local.conftest import REGION, ROLE, model_archive
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.ports import free_port
 from tests.reference import assert_close_rows, st_encode
-from tests.sagemaker_local.conftest import ModelData, free_loopback_port, remove_labelled_containers
+from tests.sagemaker_local.conftest import ModelData, remove_labelled_containers
 from tests.sagemaker_local.sdk_v3 import ensure_v3_venv
 
 pytestmark = [pytest.mark.container, pytest.mark.sagemaker_local, pytest.mark.slow]
@@ -33,7 +34,7 @@ def test_v3_model_builder_and_local_endpoint(
 ) -> None:
     python = ensure_v3_venv()
     label = f"sagemaker-embeddings-v3-{uuid.uuid4().hex[:8]}"
-    port = free_loopback_port()
+    port = free_port()
     try:
         done = subprocess.run(
             [str(python), str(SCRIPT), cpu_image, model_data("embedder"), str(port), label],

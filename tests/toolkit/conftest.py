@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.docker_harness import cpu_image, docker_engine, wheelhouse
-from tests.toolkit.harness import minilm_dir
+from tests.harness.docker import cpu_image, docker_engine, wheelhouse
+from tests.model_factory import minilm_dir
 
 # The shared Docker fixtures, for test_container.py.
 __all__ = ["cpu_image", "docker_engine", "wheelhouse"]

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests import model_factory
-from tests.docker_harness import docker, get_json, http_status, post_json, run_container
-from tests.toolkit.harness import stays_absent
+from tests.harness.docker import docker, get_json, http_status, post_json, run_container
+from tests.harness.toolkit import stays_absent
 
 pytestmark = pytest.mark.container
 DOCKERFILE = Path(__file__).parents[2] / "container" / "Dockerfile"

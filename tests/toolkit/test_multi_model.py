@@ -12,8 +12,9 @@ import numpy as np
 import orjson
 import pytest
 
+from tests.harness.toolkit import ToolkitServer, start_toolkit, stays_absent
+from tests.model_factory import copy_minilm
 from tests.toolkit.conftest import NativeFactory
-from tests.toolkit.harness import ToolkitServer, copy_minilm, start_toolkit, stays_absent
 
 TARGET = "X-Amzn-SageMaker-Target-Model"
 # transform_fn with context: cosine similarity of a query to documents, one JSON answer.

@@ -11,8 +11,9 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.harness.toolkit import ToolkitServer, start_toolkit
+from tests.model_factory import copy_minilm
 from tests.toolkit.conftest import NativeFactory, parse
-from tests.toolkit.harness import ToolkitServer, copy_minilm, start_toolkit
 
 TEXTS = [
     "SageMaker multi-model endpoints load models on demand.",

@@ -11,8 +11,9 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.harness.toolkit import ToolkitServer, start_toolkit
+from tests.model_factory import copy_minilm
 from tests.toolkit.conftest import NativeFactory
-from tests.toolkit.harness import ToolkitServer, copy_minilm, start_toolkit
 
 # CSV in (one text per row, a header row named "text"); custom JSON out. input_fn takes
 # the context, output_fn does not: both forms are accepted.

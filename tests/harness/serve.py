@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,32 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.harness.env import server_env
+from tests.harness.ports import free_port
+
 SERVE = str(Path(sys.executable).parent / "serve")
-# Variables of the developer's shell that would change what the server loads or does.
-SERVER_VARIABLES = (
-    "HF_MODEL_ID",
-    "MODEL_ID",
-    "HF_MODEL_REVISION",
-    "REVISION",
-    "POOLING",
-    "TASK",
-    "DTYPE",
-    "SAGEMAKER_BIND_TO_PORT",
-    "PORT",
-    "API_KEY",
-    "PAYLOAD_LIMIT",
-    "SAGEMAKER_MAX_PAYLOAD_IN_MB",
-    "MAX_BATCH_TOKENS",
-    "MAX_CONCURRENT_REQUESTS",
-    "MAX_CLIENT_BATCH_SIZE",
-    "AUTO_TRUNCATE",
-)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -88,23 +64,6 @@ def run_to_exit(
         process.kill()
     output = process.communicate(timeout=30)[0].decode(errors="replace")
     return int(process.returncode), output, answered
-
-
-def server_env(extra: dict[str, str], base_dir: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SERVER_VARIABLES}
-    env.update(
-        LISTEN_ADDRESS="127.0.0.1",
-        SAGEMAKER_BIND_TO_PORT=str(port),
-        # An empty base dir: a stray /opt/ml/model on the machine must not be picked up.
-        SAGEMAKER_BASE_DIR=str(base_dir),
-        HF_HUB_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
-        # Reference checks are float32 (cosine >= 0.9999); the bfloat16 default of CPUs
-        # that support it has its own test.
-        DTYPE="float32",
-    )
-    env.update(extra)
-    return env
 
 
 def start_server(

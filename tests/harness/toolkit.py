@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import random
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -16,38 +13,14 @@ from pathlib import Path
 import httpx
 import psutil
 
-# Re-exported: the toolkit tests take these from here.
-from tests.model_factory import copy_minilm as copy_minilm
-from tests.model_factory import minilm_dir as minilm_dir
-from tests.server_harness import SERVE, SERVER_VARIABLES
+from tests.harness.env import TOOLKIT_VARIABLES, loopback, without
+from tests.harness.ports import free_port_between
+from tests.harness.serve import SERVE
 
 # The launcher logs this once its probe request was answered by a loaded worker.
 READY_LINE = "toolkit mode ready"
-# The native server's variables, plus those toolkit mode and MMS read.
-_CLEARED = (
-    *SERVER_VARIABLES,
-    "SAGEMAKER_MULTI_MODEL",
-    "SERVING_MODE",
-    "SAGEMAKER_PROGRAM",
-    "SAGEMAKER_MODEL_SERVER_WORKERS",
-    "MEMORY_HEADROOM_MB",
-    "LOG_LOCATION",
-    "METRICS_LOCATION",
-    "OMP_NUM_THREADS",
-)
-
-
-def free_port() -> int:
-    """A free loopback port in 20000-32000 (MMS refuses ports from 32767 up)."""
-    for _ in range(200):
-        port = random.randint(20000, 32000)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 20000-32000")
+# MMS refuses ports from 32767 up.
+MMS_PORTS = (20000, 32000)
 
 
 @dataclass
@@ -84,21 +57,17 @@ def start_toolkit(
 ) -> ToolkitServer:
     """`serve` with SAGEMAKER_BASE_DIR=base_dir; waits (bounded) for a Healthy /ping."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = free_port_between(*MMS_PORTS)
     tmp = workdir / "tmp"
     tmp.mkdir(exist_ok=True)
-    full_env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+    full_env = without(TOOLKIT_VARIABLES)
+    full_env.update(loopback(base_dir, port))
     full_env.update(
-        LISTEN_ADDRESS="127.0.0.1",
-        SAGEMAKER_BIND_TO_PORT=str(port),
-        SAGEMAKER_BASE_DIR=str(base_dir),
-        HF_HUB_OFFLINE="1",
         TMPDIR=str(tmp),
         TEMP=str(tmp),
         LOG_LOCATION=str(workdir / "logs"),
         METRICS_LOCATION=str(workdir / "logs"),
         SAGEMAKER_STARTUP_TIMEOUT=str(int(ready_timeout)),
-        DTYPE="float32",  # as the in-process native engine (tests/toolkit/conftest.py)
         PIP_DISABLE_PIP_VERSION_CHECK="1",
     )
     full_env.update(env)
