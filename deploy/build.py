@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from sagemaker_embeddings.deploy.catalog import FLAVORS, Flavor
+from sagemaker_embeddings.deploy.catalog import DEFAULT_REPOSITORY, FLAVORS, Flavor
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,7 +27,7 @@ else:  # pragma: no cover - Python 3.10 needs the backport
     import tomli as tomllib
 
 TORCH_VERSION = "2.13.0"
-IMAGE_NAME = "sagemaker-embeddings"
+IMAGE_NAME = DEFAULT_REPOSITORY
 DOCKERFILE = Path("container") / "Dockerfile"
 # Installed with --no-deps: the embedded default model's package depends on
 # sentence-transformers (and through it scikit-learn and scipy) only for its own

@@ -7,8 +7,8 @@ import sys
 from typing import TypeAlias
 
 from sagemaker_embeddings.deploy import build, publish
-from sagemaker_embeddings.deploy.catalog import FLAVORS, load_catalog
-from sagemaker_embeddings.deploy.image_uri import DEFAULT_REPOSITORY, get_image_uri
+from sagemaker_embeddings.deploy.catalog import DEFAULT_REPOSITORY, FLAVORS, load_catalog
+from sagemaker_embeddings.deploy.image_uri import get_image_uri
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 

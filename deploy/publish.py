@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from sagemaker_embeddings.deploy import build
-from sagemaker_embeddings.deploy.catalog import FLAVORS, Flavor, load_catalog
-from sagemaker_embeddings.deploy.image_uri import DEFAULT_REPOSITORY, resolve_region
+from sagemaker_embeddings.deploy.catalog import DEFAULT_REPOSITORY, FLAVORS, Flavor, load_catalog
+from sagemaker_embeddings.deploy.image_uri import resolve_region
 from sagemaker_embeddings.deploy.registry import (
     Docker,
     PublishError,
