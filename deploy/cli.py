@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from typing import TypeAlias
 
-from sagemaker_embeddings.deploy import publish
-from sagemaker_embeddings.deploy.catalog import FLAVORS, load_catalog
-from sagemaker_embeddings.deploy.image_uri import DEFAULT_REPOSITORY, get_image_uri
+from sagemaker_embeddings.deploy import build, publish
+from sagemaker_embeddings.deploy.catalog import DEFAULT_REPOSITORY, FLAVORS, load_catalog
+from sagemaker_embeddings.deploy.image_uri import get_image_uri
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -37,20 +36,9 @@ def _regions(args: argparse.Namespace) -> int:
 
 
 def _add_build(subparsers: Subparsers) -> None:
-    help_text = "build the serving image of one flavor (container/)"
-    try:
-        build = importlib.import_module("sagemaker_embeddings.deploy.build")
-    except ModuleNotFoundError as error:  # deploy/build.py belongs to the container issue
-        missing = str(error)
-        parser = subparsers.add_parser("build", help=help_text)
-
-        def unavailable(args: argparse.Namespace) -> int:
-            print(f"build: not available in this install ({missing})", file=sys.stderr)
-            return 1
-
-        parser.set_defaults(func=unavailable)
-        return
-    parser = subparsers.add_parser("build", help=help_text)
+    parser = subparsers.add_parser(
+        "build", help="build the serving image of one flavor (container/)"
+    )
     build.add_arguments(parser)
     parser.set_defaults(func=build.run)
 

@@ -11,9 +11,13 @@ import os
 import re
 from typing import Protocol, cast
 
-from sagemaker_embeddings.deploy.catalog import FLAVORS, Flavor, Repository, load_catalog
-
-DEFAULT_REPOSITORY = "sagemaker-embeddings"
+from sagemaker_embeddings.deploy.catalog import (
+    DEFAULT_REPOSITORY,
+    FLAVORS,
+    Flavor,
+    Repository,
+    load_catalog,
+)
 
 # "ml.<family>.<size>" or "ml_<family>", as SageMaker names instance types.
 _INSTANCE_TYPE = re.compile(r"^ml[._]([a-z\d-]+)\.?\w*$")

@@ -10,17 +10,16 @@ spread the steps over its phases.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Literal, get_args
 
-from sagemaker_embeddings.deploy.catalog import FLAVORS, Flavor, load_catalog
-from sagemaker_embeddings.deploy.image_uri import DEFAULT_REPOSITORY, resolve_region
+from sagemaker_embeddings.deploy import build
+from sagemaker_embeddings.deploy.catalog import DEFAULT_REPOSITORY, FLAVORS, Flavor, load_catalog
+from sagemaker_embeddings.deploy.image_uri import resolve_region
 from sagemaker_embeddings.deploy.registry import (
     Docker,
     PublishError,
@@ -88,18 +87,10 @@ class Pushed:
         return f"{self.uri.rsplit(':', 1)[0]}@{self.digest}"
 
 
-def _build_module() -> ModuleType:
-    """deploy/build.py (the container issue's): ``image_tag`` and ``build_image``."""
-    try:
-        return importlib.import_module("sagemaker_embeddings.deploy.build")
-    except ModuleNotFoundError as error:
-        raise PublishError(f"the build module is not available ({error})") from None
-
-
 def _image_tag(flavor: Flavor, tag: str | None) -> str:
     if tag is not None:
         return tag
-    return str(_build_module().image_tag(flavor))
+    return build.image_tag(flavor)
 
 
 def _targets(args: argparse.Namespace) -> tuple[Target, ...]:
@@ -190,7 +181,6 @@ def execute(
 
 
 def _build(plan: Plan, image: ImagePlan, say: Callable[[str], None]) -> str:
-    build = _build_module()
     say(f"building the {image.flavor} flavor as {plan.local_reference(image)}")
     try:
         reference: str = build.build_image(

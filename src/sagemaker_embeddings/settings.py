@@ -8,6 +8,7 @@ environment; tests build ``Settings(...)`` directly.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -42,90 +43,266 @@ class Settings(BaseSettings):
     )
 
     # --- where the model comes from -------------------------------------------
-    model_id: str | None = Field(None, validation_alias=_env("HF_MODEL_ID", "MODEL_ID"))
-    revision: str | None = Field(None, validation_alias=_env("HF_MODEL_REVISION", "REVISION"))
-    hf_token: SecretStr | None = Field(None, validation_alias=_env("HF_TOKEN", "HF_API_TOKEN"))
-    sagemaker_base_dir: Path = Field(Path("/opt/ml"), validation_alias=_env("SAGEMAKER_BASE_DIR"))
-    huggingface_hub_cache: Path | None = Field(
-        None, validation_alias=_env("HUGGINGFACE_HUB_CACHE", "HF_HUB_CACHE")
+    model_id: str | None = Field(
+        None,
+        validation_alias=_env("HF_MODEL_ID", "MODEL_ID"),
+        description=(
+            "Hub id or local folder of the model; unset: the model in SAGEMAKER_BASE_DIR/model."
+        ),
     )
-    served_model_name: str | None = Field(None, validation_alias=_env("SERVED_MODEL_NAME"))
+    revision: str | None = Field(
+        None,
+        validation_alias=_env("HF_MODEL_REVISION", "REVISION"),
+        description="Hub revision (branch, tag or commit) of MODEL_ID.",
+    )
+    hf_token: SecretStr | None = Field(
+        None,
+        validation_alias=_env("HF_TOKEN", "HF_API_TOKEN"),
+        description="Hugging Face token for private or gated hub models.",
+    )
+    sagemaker_base_dir: Path = Field(
+        Path("/opt/ml"),
+        validation_alias=_env("SAGEMAKER_BASE_DIR"),
+        description="SageMaker's base folder; the model is read from its model/ subfolder.",
+    )
+    huggingface_hub_cache: Path | None = Field(
+        None,
+        validation_alias=_env("HUGGINGFACE_HUB_CACHE", "HF_HUB_CACHE"),
+        description="Folder where hub downloads are cached.",
+    )
+    served_model_name: str | None = Field(
+        None,
+        validation_alias=_env("SERVED_MODEL_NAME"),
+        description=(
+            "Model name that /info, /rerank and OpenAI responses report; unset: the model id."
+        ),
+    )
 
     # --- how the model runs ----------------------------------------------------
-    task: Task | Literal["sentence-similarity"] | None = Field(None, validation_alias=_env("TASK"))
-    pooling: Pooling | None = Field(None, validation_alias=_env("POOLING"))
-    dtype: DType = Field("auto", validation_alias=_env("DTYPE"))
-    trust_remote_code: bool = Field(False, validation_alias=_env("TRUST_REMOTE_CODE"))
-    allow_pickle_weights: bool = Field(False, validation_alias=_env("ALLOW_PICKLE_WEIGHTS"))
-    default_prompt_name: str | None = Field(None, validation_alias=_env("DEFAULT_PROMPT_NAME"))
-    default_prompt: str | None = Field(None, validation_alias=_env("DEFAULT_PROMPT"))
+    task: Task | Literal["sentence-similarity"] | None = Field(
+        None,
+        validation_alias=_env("TASK"),
+        description="What the model does; unset: inferred from the model's config.",
+    )
+    pooling: Pooling | None = Field(
+        None,
+        validation_alias=_env("POOLING"),
+        description="Embedding pooling; unset: the model's sentence-transformers config, else cls.",
+    )
+    dtype: DType = Field(
+        "auto",
+        validation_alias=_env("DTYPE"),
+        description="Weights and compute dtype; auto picks per device.",
+    )
+    trust_remote_code: bool = Field(
+        False,
+        validation_alias=_env("TRUST_REMOTE_CODE"),
+        description="Run the model repository's own Python code (transformers trust_remote_code).",
+    )
+    allow_pickle_weights: bool = Field(
+        False,
+        validation_alias=_env("ALLOW_PICKLE_WEIGHTS"),
+        description="Load pickled (.bin) weights when no safetensors exist; pickle can run code.",
+    )
+    default_prompt_name: str | None = Field(
+        None,
+        validation_alias=_env("DEFAULT_PROMPT_NAME"),
+        description="Name of a sentence-transformers prompt put before every input.",
+    )
+    default_prompt: str | None = Field(
+        None,
+        validation_alias=_env("DEFAULT_PROMPT"),
+        description="Text put before every input that names no prompt.",
+    )
 
     # --- batching and admission ------------------------------------------------
-    # None: TEI's 16384 on GPU, a smaller device-chosen budget on CPU (models/runner.py).
-    max_batch_tokens: int | None = Field(None, ge=1, validation_alias=_env("MAX_BATCH_TOKENS"))
-    max_batch_requests: int | None = Field(None, ge=1, validation_alias=_env("MAX_BATCH_REQUESTS"))
+    max_batch_tokens: int | None = Field(
+        None,
+        ge=1,
+        validation_alias=_env("MAX_BATCH_TOKENS"),
+        description=(
+            "Token budget of one forward pass; unset: TEI's 16384 on GPU, a smaller device-chosen"
+            " budget on CPU (models/runner.py)."
+        ),
+    )
+    max_batch_requests: int | None = Field(
+        None,
+        ge=1,
+        validation_alias=_env("MAX_BATCH_REQUESTS"),
+        description="Most requests in one forward pass; unset: no limit.",
+    )
     max_concurrent_requests: int = Field(
-        512, ge=1, validation_alias=_env("MAX_CONCURRENT_REQUESTS")
+        512,
+        ge=1,
+        validation_alias=_env("MAX_CONCURRENT_REQUESTS"),
+        description="Requests in flight at once; more are refused (TEI: 429 Overloaded).",
     )
-    max_client_batch_size: int = Field(32, ge=1, validation_alias=_env("MAX_CLIENT_BATCH_SIZE"))
-    auto_truncate: bool = Field(True, validation_alias=_env("AUTO_TRUNCATE"))
+    max_client_batch_size: int = Field(
+        32,
+        ge=1,
+        validation_alias=_env("MAX_CLIENT_BATCH_SIZE"),
+        description="Most inputs in one request.",
+    )
+    auto_truncate: bool = Field(
+        True,
+        validation_alias=_env("AUTO_TRUNCATE"),
+        description="Truncate inputs longer than the model's maximum instead of refusing them.",
+    )
     tokenization_workers: int | None = Field(
-        None, ge=1, validation_alias=_env("TOKENIZATION_WORKERS")
+        None,
+        ge=1,
+        validation_alias=_env("TOKENIZATION_WORKERS"),
+        description="Tokenizer threads; unset: one less than the CPU count (at least one).",
     )
-    # Forward passes that run at once, each on its share of the CPU threads. None: two
-    # on CPU, one on GPU (models/runner.py: inference_lanes).
-    inference_lanes: int | None = Field(None, ge=1, validation_alias=_env("INFERENCE_LANES"))
+    inference_lanes: int | None = Field(
+        None,
+        ge=1,
+        validation_alias=_env("INFERENCE_LANES"),
+        description=(
+            "Forward passes that run at once, each on its share of the CPU threads; unset: two on"
+            " CPU, one on GPU (models/runner.py: inference_lanes)."
+        ),
+    )
 
     # --- HTTP ------------------------------------------------------------------
     # Not `HOSTNAME`: Docker sets that to the container id.
-    listen_address: str = Field("0.0.0.0", validation_alias=_env("LISTEN_ADDRESS"))
-    port: int = Field(8080, ge=1, le=65535, validation_alias=_env("SAGEMAKER_BIND_TO_PORT", "PORT"))
+    listen_address: str = Field(
+        "0.0.0.0",
+        validation_alias=_env("LISTEN_ADDRESS"),
+        description="Address to listen on (not HOSTNAME: Docker sets that to the container id).",
+    )
+    port: int = Field(
+        8080,
+        ge=1,
+        le=65535,
+        validation_alias=_env("SAGEMAKER_BIND_TO_PORT", "PORT"),
+        description="Port to listen on; SageMaker sets SAGEMAKER_BIND_TO_PORT.",
+    )
     payload_limit: int = Field(
-        SAGEMAKER_PAYLOAD_LIMIT, ge=1, validation_alias=_env("PAYLOAD_LIMIT")
+        SAGEMAKER_PAYLOAD_LIMIT,
+        ge=1,
+        validation_alias=_env("PAYLOAD_LIMIT"),
+        description=(
+            "Largest request body in bytes; default: SageMaker's 6 MB InvokeEndpoint limit."
+        ),
     )
     sagemaker_max_payload_in_mb: int | None = Field(
-        None, ge=1, validation_alias=_env("SAGEMAKER_MAX_PAYLOAD_IN_MB")
+        None,
+        ge=1,
+        validation_alias=_env("SAGEMAKER_MAX_PAYLOAD_IN_MB"),
+        description="Largest request body in MB; wins over PAYLOAD_LIMIT.",
     )
-    api_key: SecretStr | None = Field(None, validation_alias=_env("API_KEY"))
-    # glibc malloc_trim(0) this often (TEI: 0.1 s) so that fragmented heap goes back
-    # to the OS under mixed shapes; 0 turns it off.
-    malloc_trim_seconds: float = Field(0.1, ge=0, validation_alias=_env("MALLOC_TRIM_SECONDS"))
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias=_env("API_KEY"),
+        description="Bearer token every request must carry; unset: no authentication.",
+    )
+    malloc_trim_seconds: float = Field(
+        0.1,
+        ge=0,
+        validation_alias=_env("MALLOC_TRIM_SECONDS"),
+        description=(
+            "How often glibc malloc_trim(0) returns fragmented heap to the OS under mixed shapes "
+            "(TEI: 0.1 s); 0 turns it off."
+        ),
+    )
     graceful_shutdown_seconds: float = Field(
-        25.0, ge=0, lt=30, validation_alias=_env("GRACEFUL_SHUTDOWN_SECONDS")
+        25.0,
+        ge=0,
+        lt=30,
+        validation_alias=_env("GRACEFUL_SHUTDOWN_SECONDS"),
+        description="Seconds in-flight requests get to finish after SIGTERM; under SageMaker's 30.",
     )
 
     # --- toolkit mode: sagemaker-inference + multi-model-server (toolkit/) --------
-    # auto: toolkit when SAGEMAKER_MULTI_MODEL=true or model/code/<SAGEMAKER_PROGRAM> exists.
-    serving_mode: ServingMode = Field("auto", validation_alias=_env("SERVING_MODE"))
-    multi_model: bool = Field(False, validation_alias=_env("SAGEMAKER_MULTI_MODEL"))
-    sagemaker_program: str = Field("inference.py", validation_alias=_env("SAGEMAKER_PROGRAM"))
+    serving_mode: ServingMode = Field(
+        "auto",
+        validation_alias=_env("SERVING_MODE"),
+        description=(
+            "native (this server) or toolkit (sagemaker-inference + multi-model-server); auto: "
+            "toolkit when SAGEMAKER_MULTI_MODEL=true or model/code/<SAGEMAKER_PROGRAM> exists."
+        ),
+    )
+    multi_model: bool = Field(
+        False,
+        validation_alias=_env("SAGEMAKER_MULTI_MODEL"),
+        description=(
+            "Multi-model endpoint: serve models SageMaker loads and unloads (toolkit mode)."
+        ),
+    )
+    sagemaker_program: str = Field(
+        "inference.py",
+        validation_alias=_env("SAGEMAKER_PROGRAM"),
+        description="File name of custom inference code in model/code/ (toolkit mode).",
+    )
     model_server_workers: int | None = Field(
-        None, ge=1, validation_alias=_env("SAGEMAKER_MODEL_SERVER_WORKERS")
+        None,
+        ge=1,
+        validation_alias=_env("SAGEMAKER_MODEL_SERVER_WORKERS"),
+        description="multi-model-server workers per model; unset: one (toolkit mode).",
     )
     model_server_timeout: int = Field(
-        60, ge=1, validation_alias=_env("SAGEMAKER_MODEL_SERVER_TIMEOUT")
+        60,
+        ge=1,
+        validation_alias=_env("SAGEMAKER_MODEL_SERVER_TIMEOUT"),
+        description="Seconds multi-model-server waits for one prediction (toolkit mode).",
     )
     model_server_vmargs: str | None = Field(
-        None, validation_alias=_env("SAGEMAKER_MODEL_SERVER_VMARGS")
+        None,
+        validation_alias=_env("SAGEMAKER_MODEL_SERVER_VMARGS"),
+        description="JVM options for multi-model-server (toolkit mode).",
     )
-    startup_timeout: int = Field(600, ge=1, validation_alias=_env("SAGEMAKER_STARTUP_TIMEOUT"))
-    # Multi-model: a model is refused with 507 unless its weights plus this much stay free.
-    memory_headroom_mb: int = Field(512, ge=0, validation_alias=_env("MEMORY_HEADROOM_MB"))
+    startup_timeout: int = Field(
+        600,
+        ge=1,
+        validation_alias=_env("SAGEMAKER_STARTUP_TIMEOUT"),
+        description="Seconds toolkit mode waits for multi-model-server to start.",
+    )
+    memory_headroom_mb: int = Field(
+        512,
+        ge=0,
+        validation_alias=_env("MEMORY_HEADROOM_MB"),
+        description=(
+            "Multi-model: a model is refused with 507 unless its weights plus this many MB stay "
+            "free."
+        ),
+    )
 
     # --- what /info reports about the build (the image sets these) -------------
-    source_revision: str | None = Field(None, validation_alias=_env("SOURCE_REVISION"))
-    docker_label: str | None = Field(None, validation_alias=_env("DOCKER_LABEL"))
+    source_revision: str | None = Field(
+        None,
+        validation_alias=_env("SOURCE_REVISION"),
+        description="Source revision /info reports; the image sets it.",
+    )
+    docker_label: str | None = Field(
+        None,
+        validation_alias=_env("DOCKER_LABEL"),
+        description="Image label /info reports; the image sets it.",
+    )
 
     # --- logging ---------------------------------------------------------------
-    json_output: bool = Field(False, validation_alias=_env("JSON_OUTPUT"))
-    log_level: str = Field("info", validation_alias=_env("LOG_LEVEL"))
+    json_output: bool = Field(
+        False, validation_alias=_env("JSON_OUTPUT"), description="Log one JSON object per line."
+    )
+    log_level: str = Field(
+        "info",
+        validation_alias=_env("LOG_LEVEL"),
+        description="Log level: debug, info, warning or error.",
+    )
 
     # --- tracing (OpenTelemetry; the `otel` extra) ----------------------------------
-    # OTLP over HTTP/protobuf: a collector's base URL (http://collector:4318), to which
-    # /v1/traces is added, or the full traces URL. Unset: no tracing, no cost.
-    otlp_endpoint: str | None = Field(None, validation_alias=_env("OTLP_ENDPOINT"))
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=_env("OTLP_ENDPOINT"),
+        description=(
+            "OpenTelemetry OTLP/HTTP collector base URL (http://collector:4318, /v1/traces is "
+            "added) or full traces URL; unset: no tracing, no cost (`otel` extra)."
+        ),
+    )
     otlp_service_name: str = Field(
-        "sagemaker-embeddings", validation_alias=_env("OTLP_SERVICE_NAME")
+        "sagemaker-embeddings",
+        validation_alias=_env("OTLP_SERVICE_NAME"),
+        description="service.name of exported traces.",
     )
 
     @field_validator("pooling", mode="before")
@@ -166,3 +343,42 @@ def parse_serve_args(argv: Sequence[str]) -> Settings:
     namespace = parser.parse_args(list(argv))
     overrides = {key: value for key, value in vars(namespace).items() if value is not None}
     return Settings(**overrides)
+
+
+def _env_names(name: str) -> list[str]:
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [name.upper()]
+
+
+def _default_text(name: str) -> str:
+    default = Settings.model_fields[name].default
+    return "unset" if default is None else f"`{default}`"
+
+
+def settings_markdown() -> str:
+    """docs/configuration.md: one row per field, from the same text ``serve --help`` prints."""
+    lines = [
+        "# Configuration",
+        "",
+        "<!-- Generated by `python -m sagemaker_embeddings.settings --markdown`; do not edit. -->",
+        "",
+        "Every setting is an environment variable (the first name is preferred) and a `serve`",
+        "flag; a flag wins over the environment.",
+        "",
+        "| Environment | Flag | Default | Meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, field in Settings.model_fields.items():
+        env = ", ".join(f"`{env_name}`" for env_name in _env_names(name))
+        flag = "`--" + name.replace("_", "-") + "`"
+        meaning = (field.description or "").replace("|", "\\|")
+        lines.append(f"| {env} | {flag} | {_default_text(name)} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--markdown"]:
+        sys.exit("usage: python -m sagemaker_embeddings.settings --markdown")
+    sys.stdout.write(settings_markdown())

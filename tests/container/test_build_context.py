@@ -31,7 +31,7 @@ def test_image_tag_names_what_is_inside(flavor: str, pattern: str) -> None:
 
 
 def test_gpu_tag_matches_its_base_image() -> None:
-    gpu = build.FLAVORS["gpu"]
+    gpu = build.FLAVOR_SPECS["gpu"]
     cuda = re.search(r"cuda:(\d+)\.(\d+)", gpu.base_image)
     assert cuda is not None
     assert gpu.accelerator == f"cu{cuda[1]}{cuda[2]}"
@@ -82,7 +82,7 @@ def test_a_model_folder_needs_a_config(tmp_path: Path) -> None:
 
 
 def test_wheelhouse_switches_torch_to_the_default_index() -> None:
-    cpu = build.FLAVORS["cpu"]
+    cpu = build.FLAVOR_SPECS["cpu"]
     online = build.build_args(cpu, ROOT, wheelhouse=None, offline=False)
     assert online["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
     assert online["PIP_NO_INDEX"] == "0"
@@ -95,7 +95,7 @@ def test_wheelhouse_switches_torch_to_the_default_index() -> None:
 def test_toolkit_mode_only_in_the_cpu_image() -> None:
     def toolkit(flavor: str, offline: bool = False) -> str:
         wheels = ROOT if offline else None
-        spec = build.FLAVORS[flavor]
+        spec = build.FLAVOR_SPECS[flavor]
         return build.build_args(spec, ROOT, wheelhouse=wheels, offline=offline)["TOOLKIT"]
 
     assert toolkit("cpu") == "true"
@@ -106,11 +106,11 @@ def test_toolkit_mode_only_in_the_cpu_image() -> None:
     assert 'multi-models="${TOOLKIT}"' in dockerfile
 
 
-@pytest.mark.parametrize("flavor", sorted(build.FLAVORS))
+@pytest.mark.parametrize("flavor", sorted(build.FLAVOR_SPECS))
 def test_every_build_argument_is_declared(flavor: str) -> None:
     # The engine only warns about an unused --build-arg; a typo would go unnoticed.
     declared = set(re.findall(r"^ARG (\w+)", (ROOT / build.DOCKERFILE).read_text(), re.M))
-    passed = build.build_args(build.FLAVORS[flavor], ROOT, wheelhouse=None, offline=False)
+    passed = build.build_args(build.FLAVOR_SPECS[flavor], ROOT, wheelhouse=None, offline=False)
     assert set(passed) <= declared
 
 

@@ -50,7 +50,7 @@ def test_regions_lists_all_35(capsys: pytest.CaptureFixture[str]) -> None:
     ] in rows
 
 
-def test_build_is_wired_to_the_container_issues_build_module(
+def test_build_subcommand_is_wired(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(SystemExit) as exited:

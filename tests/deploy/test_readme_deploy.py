@@ -1,4 +1,4 @@
-"""The README's "Deploy to SageMaker" flow, in SageMaker local mode:
+"""docs/sagemaker.md's "Deploy to SageMaker" flow, in SageMaker local mode:
 ``HuggingFaceModel(image_uri=get_image_uri(...), ...).deploy(1, "local")`` then ``predict``.
 
 The image URI is the helper's ECR URI; the locally built CPU image is tagged with it, so

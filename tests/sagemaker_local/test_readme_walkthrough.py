@@ -1,4 +1,4 @@
-"""README's "SageMaker walkthrough", run as written.
+"""docs/sagemaker.md's "SageMaker walkthrough", run as written.
 
 Blocks are marked ``<!-- walkthrough: TAG -->`` right above their code fence:
 ``settings`` (replaced here by local-mode values), ``run`` (executed in order, in one
@@ -21,9 +21,9 @@ from tests.harness.docker import docker
 from tests.reference import assert_close_rows, st_encode
 from tests.sagemaker_local.conftest import REGION, ROLE, model_archive
 
-README = Path(__file__).parents[2] / "README.md"
+WALKTHROUGH = Path(__file__).parents[2] / "docs" / "sagemaker.md"
 BLOCK = re.compile(r"<!-- walkthrough: (?P<tag>[\w.-]+) -->\n```\w*\n(?P<code>.*?)```", re.S)
-# README's model names -> the models the tests serve in their place.
+# The walkthrough's model names -> the models the tests serve in their place.
 MODELS = {
     "all-MiniLM-L6-v2": "embedder",
     "bge-reranker-base": "reranker",
@@ -34,7 +34,7 @@ SCORE_TOLERANCE = 2e-2
 
 
 def walkthrough() -> list[tuple[str, str]]:
-    text = README.read_text()
+    text = WALKTHROUGH.read_text()
     start = text.index("\n## SageMaker walkthrough\n")
     end = text.find("\n## ", start + 1)
     section = text[start : end if end != -1 else len(text)]
@@ -89,7 +89,7 @@ def test_walkthrough_in_local_mode(
         "code_location": "s3://local-mode-bucket/code",  # never written: no inference code
     }
     for code in blocks("run"):
-        exec(compile(code, str(README), "exec"), namespace)
+        exec(compile(code, str(WALKTHROUGH), "exec"), namespace)
 
     assert namespace["image_uri"] == image_uri
     texts = ["What is Deep Learning?", "Deep learning is..."]
@@ -122,7 +122,7 @@ def test_autoscaling_block_against_moto(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # moto answers for AWS's own URLs only
     with mock_aws():
         (code,) = blocks("autoscaling")
-        exec(compile(code, str(README), "exec"), {})
+        exec(compile(code, str(WALKTHROUGH), "exec"), {})
         client = boto3.client("application-autoscaling", region_name=REGION)
         (target,) = client.describe_scalable_targets(ServiceNamespace="sagemaker")[
             "ScalableTargets"
