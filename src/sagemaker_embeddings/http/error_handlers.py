@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 def error_response(request: Request, status: int, message: str, error_type: str) -> Response:
     body: dict[str, object]
     if request.url.path.startswith("/v1/"):
-        body = {"error": {"message": message, "type": error_type, "code": status}}
+        # TEI's OpenAICompatErrorResponse: flat, not nested under "error" as OpenAI's own API.
+        body = {"message": message, "code": status, "type": error_type}
     else:
         body = {"error": message, "error_type": error_type}
     return Response(json_body(body), status_code=status, media_type="application/json")

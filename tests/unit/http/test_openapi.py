@@ -53,3 +53,12 @@ def test_every_tei_route_is_served(schema_client: TestClient) -> None:
             # TEI's documented statuses, error answers included.
             missing = set(operation["responses"]) - set(ours[path][method]["responses"])
             assert not missing, (path, method, missing)
+
+
+def test_openai_route_errors_have_teis_flat_body(schema_client: TestClient) -> None:
+    # TEI's OpenAICompatErrorResponse: {"message", "code", "type"}, nothing nested.
+    answer = schema_client.post("/v1/embeddings", json={"input": 5})
+    assert answer.status_code == 422
+    body = answer.json()
+    assert set(body) == {"message", "code", "type"}
+    assert (body["code"], body["type"]) == (422, "Validation")
