@@ -119,7 +119,7 @@ def test_openai_client(server: RunningServer) -> None:
     assert_close_rows([decoded], st_encode(minilm_dir(), TEXTS[:1]))
     error = httpx.post(f"{server.url}/v1/embeddings", json={"input": []})
     assert error.status_code == 400
-    assert error.json()["error"]["type"] == "Empty"  # OpenAI's error shape under /v1
+    assert error.json() == {"message": error.json()["message"], "code": 400, "type": "Empty"}
 
 
 def test_similarity_matches_sentence_transformers(client: httpx.Client) -> None:

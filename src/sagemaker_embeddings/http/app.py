@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -52,6 +53,12 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.docker_label = settings.docker_label
     for module in (health, tei, openai, rerank, sagemaker):
         app.include_router(module.router)
+
+    @app.get("/api-doc/openapi.json", include_in_schema=False)
+    async def tei_openapi() -> dict[str, Any]:
+        # TEI serves its schema at this path; clients written against TEI fetch it there.
+        return app.openapi()
+
     error_handlers.install(app)
     # Middleware added first runs innermost.
     app.add_middleware(CancelOnDisconnect)

@@ -92,7 +92,8 @@ def render_error(
     """The only place error bodies are built: TEI's, or OpenAI's for the /v1 routes."""
     body: dict[str, object]
     if style == "openai":
-        body = {"error": {"message": message, "type": error_type, "code": status}}
+        # TEI's OpenAICompatErrorResponse: flat, not nested under "error" as in OpenAI's API.
+        body = {"message": message, "code": status, "type": error_type}
     else:
         body = {"error": message, "error_type": error_type}
     return ErrorReply(status, json_body(body))

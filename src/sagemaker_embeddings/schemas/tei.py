@@ -19,7 +19,10 @@ class _Truncation(_Request):
     truncate: bool | None = Field(
         None, description="Cut inputs to the model's limit (null: the server's AUTO_TRUNCATE)"
     )
-    truncation_direction: Literal["right", "left"] = "right"
+    # The validator folds case; the schema lists TEI's spellings (`Left`, `Right`) too.
+    truncation_direction: Literal["right", "left"] = Field(
+        "right", json_schema_extra={"enum": ["Left", "Right", "left", "right"]}
+    )
 
     @field_validator("truncation_direction", mode="before")
     @classmethod

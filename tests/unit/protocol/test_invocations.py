@@ -74,7 +74,9 @@ def test_errors_render_in_one_shape_per_style() -> None:
     )
     openai = render_serving_error(Overloaded(), "openai")
     assert orjson.loads(openai.body) == {
-        "error": {"message": "Model is overloaded", "type": "Overloaded", "code": 429}
+        "message": "Model is overloaded",
+        "type": "Overloaded",
+        "code": 429,
     }
     assert orjson.loads(render_internal().body)["error"] == "internal server error"
 

@@ -14,7 +14,7 @@ router = APIRouter()
 
 
 @router.get("/ping", tags=["Health"], responses={503: {"description": "Unhealthy"}})
-@router.get("/health", tags=["Health"], include_in_schema=True)
+@router.get("/health", tags=["Health"], responses={503: {"description": "Unhealthy"}})
 @router.get("/", include_in_schema=False)
 async def health(engine: EngineDep) -> Response:
     """200 with an empty body when the model answers (SageMaker's /ping contract)."""
