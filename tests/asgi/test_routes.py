@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from prometheus_client.parser import text_string_to_metric_families
 
 from sagemaker_embeddings.models.runner import (
     CPU_BATCH_TOKENS_FLOAT32,
@@ -18,6 +19,16 @@ from sagemaker_embeddings.models.runner import (
     inference_lanes,
 )
 from tests.harness.asgi import InProcessClient, InProcessServer, fake_embedding
+
+
+def _samples(text: str) -> dict[str, float]:
+    """/metrics as {'name{labels}': value}, names exactly as written."""
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            selector, _, value = line.rpartition(" ")
+            samples[selector] = float(value)
+    return samples
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +45,28 @@ def test_info_metrics_docs(client: InProcessClient) -> None:
     lanes = inference_lanes(None, torch.device("cpu"), cpu_threads())
     assert info["max_batch_tokens"] == max(256, CPU_BATCH_TOKENS_FLOAT32 // lanes)
     assert info["max_client_batch_size"] == 32
-    client.post("/embed", json={"inputs": "count me"})
+    before = _samples(client.get("/metrics").text)
+    client.post("/embed", json={"inputs": ["count me", "and me"]})
     metrics = client.get("/metrics").text
-    assert 'te_request_count_total{method="single"}' in metrics
+    after = _samples(metrics)
+    # TEI's exporter spells counters without `_total` and writes no `_created` series;
+    # te_embed_* count inputs, not requests.
+    assert "# TYPE te_request_count counter" in metrics.splitlines()
+    # ... and stays valid exposition format for Prometheus' own parser.
+    assert {f.name for f in text_string_to_metric_families(metrics)} >= {
+        "te_embed_count",
+        "te_queue_size",
+    }
+    assert not [line for line in metrics.splitlines() if "_total" in line or "_created" in line]
+    for name, delta in (
+        ('te_request_count{method="batch"}', 1),
+        ("te_embed_count", 2),
+        ("te_embed_success", 2),
+        ("te_embed_duration_count", 2),
+        ("te_embed_queue_duration_count", 2),
+        ("te_predict_count", 0),
+    ):
+        assert after[name] - before.get(name, 0.0) == delta, name
     assert "te_batch_next_size_bucket" in metrics
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]

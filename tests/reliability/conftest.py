@@ -56,8 +56,8 @@ _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$")
 def metrics(server: RunningServer) -> dict[str, float]:
     """/metrics as {'name{labels}': value}; labels exactly as the server prints them.
 
-    prometheus_client writes counters with a ``_total`` suffix (te_request_count_total);
-    TEI writes te_request_count. Both spellings are keys here.
+    Names are taken as written: TEI's spelling (te_request_count, no ``_total``) is what
+    the tests look up, so a ``_total`` suffix coming back fails them.
     """
     text = httpx.get(f"{server.url}/metrics", timeout=10).text
     values: dict[str, float] = {}
@@ -66,8 +66,6 @@ def metrics(server: RunningServer) -> dict[str, float]:
         if match:
             name, labels, value = match.group(1), match.group(2) or "", float(match.group(3))
             values[name + labels] = value
-            if name.endswith("_total"):
-                values[name.removesuffix("_total") + labels] = value
     return values
 
 

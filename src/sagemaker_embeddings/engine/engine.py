@@ -346,10 +346,15 @@ class Engine:
     ) -> Result[list[np.ndarray]]:
         started = time.perf_counter()
         method = "single" if len(inputs) == 1 else "batch"
+        # TEI's embed series cover pooled, raw, sparse and similarity; predict covers
+        # classification and reranking.
+        classifies = self.spec.task in ("rerank", "classify")
+        operation = self.metrics.predict if classifies else self.metrics.embed
         self.metrics.request_count.labels(method).inc()
         try:
             self._check_count(len(inputs))
             with self.admission.acquire(len(inputs)):
+                operation.count.inc(len(inputs))
                 result = await self._through_model(
                     inputs,
                     raw,
@@ -363,6 +368,8 @@ class Engine:
             raise
         self.metrics.request_success.labels(method).inc()
         self.metrics.request_duration.observe(result.timings.total)
+        t = result.timings
+        operation.answered(len(inputs), t.total, t.tokenization, t.queue, t.inference)
         return result
 
     async def _through_model(
