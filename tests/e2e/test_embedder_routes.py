@@ -13,7 +13,13 @@ from transformers import AutoModel, AutoTokenizer
 from tests.conftest import ServerFactory
 from tests.harness.serve import RunningServer
 from tests.model_factory import minilm_dir
-from tests.reference import SEED_TEXT, assert_close_rows, cosine, st_encode
+from tests.reference import (
+    SEED_TEXT,
+    assert_close_rows,
+    cosine,
+    sentence_transformer,
+    st_encode,
+)
 
 TEXTS = [
     "What is Deep Learning?",
@@ -77,14 +83,26 @@ def test_token_id_inputs_equal_text(client: httpx.Client) -> None:
     assert out_of_range.status_code == 422
 
 
+def pooled_without_normalize(texts: list[str]) -> np.ndarray:
+    from sentence_transformers import SentenceTransformer
+
+    full = sentence_transformer(str(minilm_dir()))
+    assert type(full[-1]).__name__ == "Normalize"
+    unnormalized = SentenceTransformer(modules=list(full)[:-1], device="cpu")
+    return np.asarray(unnormalized.encode(texts, convert_to_numpy=True))
+
+
 def test_dimensions_and_normalize(client: httpx.Client) -> None:
     full = np.array(client.post("/embed", json={"inputs": "hello"}).json()[0])
     cut = np.array(client.post("/embed", json={"inputs": "hello", "dimensions": 128}).json()[0])
     assert cut.shape == (128,)
     assert np.allclose(cut, full[:128] / np.linalg.norm(full[:128]), atol=1e-6)
-    # MiniLM ships a Normalize module: it is part of the model, so it always applies.
+    # MiniLM ships a Normalize module; as in TEI, `normalize: false` still returns the raw
+    # pooled vector: sentence-transformers' output without its Normalize module.
     raw = np.array(client.post("/embed", json={"inputs": "hello", "normalize": False}).json()[0])
-    assert abs(np.linalg.norm(raw) - 1) < 1e-5
+    assert abs(np.linalg.norm(raw) - 1) > 0.1
+    np.testing.assert_allclose(raw, pooled_without_normalize(["hello"])[0], atol=1e-4)
+    np.testing.assert_allclose(raw / np.linalg.norm(raw), full, atol=1e-6)
     for bad in (0, 385):
         response = client.post("/embed", json={"inputs": "hello", "dimensions": bad})
         assert response.status_code == 422

@@ -26,6 +26,7 @@ from sagemaker_embeddings.engine.tokenize import (
     InputTokenizer,
     TextInput,
     TokenizedInput,
+    is_empty,
     text_chars,
 )
 from sagemaker_embeddings.engine.worker import InferenceWorker
@@ -177,9 +178,10 @@ class Engine:
             raise ValidationFailed(
                 f"`dimensions` must be between 1 and {self.output_width}, got {dimensions}"
             )
-        result = await self._run(self._texts(inputs), False, truncate, direction, prompt_name)
-        # A sentence-transformers Normalize module is part of the model: always applied.
-        normalize = normalize or self.spec.normalize_module
+        result = await self._run(
+            self._texts(inputs, prompt_name), False, truncate, direction, prompt_name
+        )
+        # TEI: the request's flag decides, even for models with a Normalize module.
         vectors = [_matryoshka(v, dimensions, normalize) for v in result.value]
         return _with_value(result, vectors)
 
@@ -192,7 +194,9 @@ class Engine:
         prompt_name: str | None = None,
     ) -> Result[list[np.ndarray]]:
         self._require({"embed"}, "embed_all")
-        return await self._run(self._texts(inputs), True, truncate, direction, prompt_name)
+        return await self._run(
+            self._texts(inputs, prompt_name), True, truncate, direction, prompt_name
+        )
 
     async def embed_sparse(
         self,
@@ -203,7 +207,9 @@ class Engine:
         prompt_name: str | None = None,
     ) -> Result[list[list[tuple[int, float]]]]:
         self._require({"sparse"}, "embed_sparse")
-        result = await self._run(self._texts(inputs), False, truncate, direction, prompt_name)
+        result = await self._run(
+            self._texts(inputs, prompt_name), False, truncate, direction, prompt_name
+        )
         sparse = [[(int(i), float(v[i])) for i in np.flatnonzero(v)] for v in result.value]
         return _with_value(result, sparse)
 
@@ -273,18 +279,23 @@ class Engine:
         prompt_name: str | None = None,
     ) -> list[list[TokenInfo]]:
         self._check_count(len(inputs))
+        self._check_not_empty(inputs)
         prompt = self.tokenizer.prompt_for(prompt_name)
+        # TEI tokenizes text of any token length (only the character limit applies).
         encodings = await self._in_pool(
             lambda: self.tokenizer.encodings(
                 inputs,
                 truncate=False,
                 prompt_name=prompt_name,
                 add_special_tokens=add_special_tokens,
+                limit_tokens=False,
             )
         )
         tokens = []
         for text, encoding in zip(inputs, encodings, strict=True):
             full = (prompt or "") + text
+            # TEI's offsets count UTF-8 bytes; the tokenizers binding gives characters.
+            byte_at = _byte_offsets(full)
             row = []
             for token_id, token, special, (start, stop) in zip(
                 encoding.ids,
@@ -299,8 +310,8 @@ class Engine:
                         id=token_id,
                         text=token if is_special else full[start:stop],
                         special=is_special,
-                        start=None if is_special else start,
-                        stop=None if is_special else stop,
+                        start=None if is_special else byte_at[start],
+                        stop=None if is_special else byte_at[stop],
                     )
                 )
             tokens.append(row)
@@ -329,8 +340,17 @@ class Engine:
                 f"{self.settings.max_client_batch_size}"
             )
 
-    def _texts(self, inputs: Sequence[RawInput]) -> list[TextInput]:
-        return [x if isinstance(x, str) else self.tokenizer.ids_to_text(x) for x in inputs]
+    def _texts(self, inputs: Sequence[RawInput], prompt_name: str | None) -> list[TextInput]:
+        prompted = any(not isinstance(x, str) for x in inputs) and (
+            self.tokenizer.prompt_for(prompt_name) is not None
+        )
+        return [
+            x if isinstance(x, str) else self.tokenizer.ids_to_text(x, prompted) for x in inputs
+        ]
+
+    def _check_not_empty(self, inputs: Sequence[TextInput]) -> None:
+        if any(map(is_empty, inputs)):
+            raise EmptyInput("`inputs` cannot be empty")
 
     async def _in_pool(self, work: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -353,6 +373,7 @@ class Engine:
         self.metrics.request_count.labels(method).inc()
         try:
             self._check_count(len(inputs))
+            self._check_not_empty(inputs)
             with self.admission.acquire(len(inputs)):
                 operation.count.inc(len(inputs))
                 result = await self._through_model(
@@ -438,6 +459,16 @@ class Engine:
         self.metrics.batch_tokens.observe(batch.padded_tokens)
         self.metrics.worker_busy.inc(seconds)
         self.metrics.queue_size.set(len(self.batches))
+
+
+def _byte_offsets(text: str) -> list[int]:
+    """The UTF-8 byte offset of every character position of ``text`` (and of its end)."""
+    if text.isascii():
+        return list(range(len(text) + 1))
+    offsets = [0]
+    for char in text:
+        offsets.append(offsets[-1] + len(char.encode("utf-8")))
+    return offsets
 
 
 def _with_value(result: Result[Any], value: T) -> Result[T]:

@@ -21,6 +21,13 @@ TextInput = str | tuple[str, str]  # one text, or a (query, text) pair for cross
 CHARS_PER_TOKEN_LIMIT = 250
 
 
+class DecodedIds(str):
+    """Text decoded from a client's token ids, special tokens kept: it is encoded without
+    adding special tokens, so the ids reach the model as given (TEI does the same)."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class TokenizedInput:
     """A validated input: its ids fit the model. Created only by InputTokenizer."""
@@ -106,25 +113,38 @@ class InputTokenizer:
         direction: Direction = "right",
         prompt_name: str | None = None,
         add_special_tokens: bool = True,
+        limit_tokens: bool = True,
     ) -> list[Encoding]:
+        """``limit_tokens=False`` (for /tokenize) allows inputs longer than the model's
+        limit; the character limit still applies."""
         prompt = self.prompt_for(prompt_name)
         prepared = [self._prepare(text, prompt, truncate, direction) for text in inputs]
         tokenizer = self._truncating[direction] if truncate else self._plain
-        try:
-            encodings: list[Encoding] = tokenizer.encode_batch(
-                prepared, add_special_tokens=add_special_tokens
-            )
-        except Exception as exc:  # the Rust tokenizer raises plain Exception
-            raise TokenizationFailed(str(exc)) from exc
-        for encoding in encodings:
-            if not truncate and len(encoding.ids) > self.max_input_length:
+        # Decoded ids already hold their special tokens (a prompt makes them text again).
+        as_given = [isinstance(text, DecodedIds) and prompt is None for text in inputs]
+        encodings: list[Encoding | None] = [None] * len(inputs)
+        for keep in (False, True):
+            rows = [i for i, given in enumerate(as_given) if given is keep]
+            if not rows:
+                continue
+            try:
+                encoded = tokenizer.encode_batch(
+                    [prepared[i] for i in rows], add_special_tokens=add_special_tokens and not keep
+                )
+            except Exception as exc:  # the Rust tokenizer raises plain Exception
+                raise TokenizationFailed(str(exc)) from exc
+            for row, encoding in zip(rows, encoded, strict=True):
+                encodings[row] = encoding
+        done = [e for e in encodings if e is not None]
+        for encoding in done:
+            if limit_tokens and not truncate and len(encoding.ids) > self.max_input_length:
                 raise ValidationFailed(
                     f"`inputs` must have less than {self.max_input_length} tokens. "
                     f"Given: {len(encoding.ids)}"
                 )
             if not encoding.ids:
                 raise ValidationFailed("an input produced no tokens")
-        return encodings
+        return done
 
     def _prepare(
         self, text: TextInput, prompt: str | None, truncate: bool, direction: Direction
@@ -150,10 +170,13 @@ class InputTokenizer:
             )
         return text[:limit] if direction == "right" else text[-limit:]
 
-    def ids_to_text(self, ids: Sequence[int]) -> str:
-        """Token-id inputs are decoded and re-encoded, as TEI does."""
+    def ids_to_text(self, ids: Sequence[int], prompted: bool) -> str:
+        """Token-id inputs are decoded and re-encoded, as TEI does: as given (special
+        tokens kept, none added), or, when a prompt goes in front, as plain text."""
         self.check_ids(ids)
-        return self._plain.decode(list(ids), skip_special_tokens=True)
+        if prompted:
+            return self._plain.decode(list(ids), skip_special_tokens=True)
+        return DecodedIds(self._plain.decode(list(ids), skip_special_tokens=False))
 
     def check_ids(self, ids: Sequence[int]) -> None:
         for token in ids:
@@ -170,6 +193,11 @@ class InputTokenizer:
                 [list(i) for i in batch], skip_special_tokens=skip_special_tokens
             )
         )
+
+
+def is_empty(text: TextInput) -> bool:
+    """TEI's rule: an empty text, or a pair whose two texts are both empty."""
+    return not text if isinstance(text, str) else not text[0] and not text[1]
 
 
 def text_chars(text: TextInput) -> int:

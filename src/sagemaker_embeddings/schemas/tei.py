@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TokenIds = list[int]
-Inputs = str | list[str] | TokenIds | list[TokenIds]
+# TEI's `Input`: one text or token-id list, or a batch in which each entry is either.
+Inputs = str | TokenIds | list[str | TokenIds]
 
 
 class _Request(BaseModel):
