@@ -3,8 +3,12 @@ input is cut (truncation on) or refused with 422 (off), in bounded time and memo
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,11 +29,11 @@ def _connect(server: RunningServer) -> socket.socket:
 
 
 def _read_response(sock: socket.socket) -> bytes:
-    # The server closes the connection after its answer (`connection: close`); headers
-    # and body may arrive in separate segments, so read until the close (bounded).
+    """Read until the answer is complete: its headers and Content-Length bytes of body
+    (they may arrive in separate segments), or until the server closes (bounded)."""
     data = b""
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not _complete(data):
         try:
             chunk = sock.recv(65536)
         except (TimeoutError, ConnectionResetError):
@@ -38,6 +42,12 @@ def _read_response(sock: socket.socket) -> bytes:
             break
         data += chunk
     return data
+
+
+def _complete(data: bytes) -> bool:
+    head, separator, body = data.partition(b"\r\n\r\n")
+    match = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    return bool(separator and match and len(body) >= int(match.group(1)))
 
 
 def test_declared_50mb_body_is_refused_before_reading(bert: RunningServer) -> None:
@@ -88,6 +98,21 @@ def test_streamed_50mb_body_is_cut_off_at_the_limit(bert: RunningServer) -> None
         f"limits: a streamed 50 MB body was cut off after {sent / 2**20:.1f} MiB sent "
         f"(limit 6 MiB), RSS +{grown:.1f} MiB"
     )
+
+
+def test_client_that_sends_the_whole_body_first_gets_the_413(bert: RunningServer) -> None:
+    """Python's urllib writes the whole body before it reads: the server answers 413 and
+    reads the rest of the body (bounded) before closing, so the client sees the answer
+    instead of a connection reset."""
+    body = b'{"inputs": "' + b"a" * (12 * 1024 * 1024) + b'"}'  # twice the 6 MB limit
+    request = urllib.request.Request(
+        f"{bert.url}/embed", data=body, headers={"content-type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 413
+    assert json.loads(refused.value.read())["error_type"] == "PayloadTooLarge"
+    assert httpx.get(f"{bert.url}/ping").status_code == 200
 
 
 @pytest.mark.parametrize("text", ["word " * 200_000, "a" * 1_000_000], ids=["words", "one-word"])

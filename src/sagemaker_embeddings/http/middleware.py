@@ -15,7 +15,20 @@ from sagemaker_embeddings.protocol.reply import measured, render_error
 PUBLIC_PATHS = frozenset({"/ping", "/health", "/metrics", "/"})
 
 
-async def _send_error(send: Send, status: int, message: str, error_type: str) -> None:
+async def _send_error(
+    send: Send,
+    status: int,
+    message: str,
+    error_type: str,
+    drain: Receive | None = None,
+) -> None:
+    """One error answer. With ``drain``, the rest of the request body is then read and
+    thrown away (bounded: DRAIN_BYTES, DRAIN_SECONDS) before the connection closes, as
+    nginx's lingering close does: a client that writes its whole body before reading
+    (Python's urllib) would otherwise find the socket closed under it and see a reset
+    instead of the answer. The whole answer goes out first (its Content-Length tells the
+    client it is complete); the response only ends after the drain, because uvicorn stops
+    delivering the body once a response is complete."""
     # TEI's body even under /v1, as before: these answers come before any route is known.
     body = render_error(status, message, error_type).body
     await send(
@@ -29,7 +42,36 @@ async def _send_error(send: Send, status: int, message: str, error_type: str) ->
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    if drain is None:
+        await send({"type": "http.response.body", "body": body})
+        return
+    await send({"type": "http.response.body", "body": body, "more_body": True})
+    await _discard_body(drain)
+    await send({"type": "http.response.body", "body": b""})
+
+
+# What a refused body may still cost before its connection is closed anyway: enough for
+# a client that overshot a 6 MB limit a few times over, not for one streaming forever.
+DRAIN_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 5.0
+
+
+async def _discard_body(receive: Receive) -> None:
+    async def discard() -> None:
+        read = 0
+        while read <= DRAIN_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            read += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    # wait_for, not asyncio.timeout: the package still runs on Python 3.10.
+    try:
+        await asyncio.wait_for(discard(), DRAIN_SECONDS)
+    except asyncio.TimeoutError:
+        return
 
 
 class PayloadLimit:
@@ -47,7 +89,12 @@ class PayloadLimit:
         declared = headers.get(b"content-length")
         message = f"payload too large: the limit is {self.limit} bytes"
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _send_error(send, 413, message, "PayloadTooLarge")
+            # A client waiting for "100 Continue" has not sent the body: nothing to drain,
+            # and reading would invite it.
+            expects = headers.get(b"expect", b"").lower() == b"100-continue"
+            await _send_error(
+                send, 413, message, "PayloadTooLarge", drain=None if expects else receive
+            )
             return
         received = 0
         refused = False
@@ -63,7 +110,9 @@ class PayloadLimit:
                 if received > self.limit:
                     refused = True
                     if not response_started:
-                        await _send_error(send, 413, message, "PayloadTooLarge")
+                        more = msg.get("more_body", False)
+                        drain = receive if more else None
+                        await _send_error(send, 413, message, "PayloadTooLarge", drain=drain)
                     return {"type": "http.disconnect"}
             return msg
 
