@@ -42,10 +42,13 @@ def _check(response: httpx.Response | Any, what: str) -> None:
     status = response.status_code
     assert status < 500 or status in ALLOWED_5XX, f"{what}: {status} {response.text[:300]}"
     if status >= 400 and status not in (401, 404, 405):
-        # Errors are TEI's JSON (or OpenAI's under /v1), never a traceback.
+        # Errors are TEI's JSON (TEI's OpenAI-compatible body under /v1), never a traceback.
         assert "Traceback" not in response.text, what
         body = response.json()
-        assert "error" in body, f"{what}: {body}"
+        if response.request.url.path.startswith("/v1/"):
+            assert {"message", "code", "type"} <= body.keys(), f"{what}: {body}"
+        else:
+            assert "error" in body, f"{what}: {body}"
 
 
 def _healthy(server: RunningServer) -> None:
