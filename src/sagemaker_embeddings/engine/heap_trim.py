@@ -60,7 +60,10 @@ class HeapTrimmer:
             self._thread.start()
 
     def stop(self) -> None:
+        """Return once the thread has ended (a trim in progress finishes first)."""
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _run(self) -> None:
         assert self._trim is not None
