@@ -40,6 +40,20 @@ TELEMETRY_OFF: dict[str, Any] = {
 FLOAT32 = {"DTYPE": "float32"}
 
 
+def local_model(image: str, model_data: str, session: Any) -> Any:
+    """The SDK's ``HuggingFaceModel`` for ``image`` serving ``model_data`` in local mode."""
+    from sagemaker.huggingface import HuggingFaceModel
+
+    return HuggingFaceModel(
+        image_uri=image,
+        model_data=model_data,
+        env={"HF_MODEL_ID": "/opt/ml/model", **FLOAT32},
+        role=ROLE,
+        sagemaker_session=session,
+        code_location="s3://any-bucket/prefix",
+    )
+
+
 class LoopbackPort(int):
     """A port number whose text form is ``127.0.0.1:<port>``.
 

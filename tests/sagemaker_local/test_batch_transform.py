@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.reference import assert_close_rows, st_encode
-from tests.sagemaker_local.conftest import FLOAT32, ROLE, ModelData
+from tests.sagemaker_local.conftest import ModelData, local_model
 
 pytestmark = [pytest.mark.container, pytest.mark.sagemaker_local, pytest.mark.slow]
 
@@ -31,20 +31,10 @@ def transform(
     image: str, model_data: str, session: Any, records: list[Any], tmp_path: Path
 ) -> list[Any]:
     """Run a local batch transform over ``records`` (one JSON document per line)."""
-    from sagemaker.huggingface import HuggingFaceModel
-
     source, output = tmp_path / "input", tmp_path / "output"
     source.mkdir()
     (source / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    model = HuggingFaceModel(
-        image_uri=image,
-        model_data=model_data,
-        env={"HF_MODEL_ID": "/opt/ml/model", **FLOAT32},
-        role=ROLE,
-        sagemaker_session=session,
-        code_location="s3://any-bucket/prefix",
-    )
-    transformer = model.transformer(
+    transformer = local_model(image, model_data, session).transformer(
         instance_count=1,
         instance_type="local",
         strategy="MultiRecord",

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from tests.reference import assert_close_rows, st_encode
-from tests.sagemaker_local.conftest import FLOAT32, ROLE, ModelData
+from tests.sagemaker_local.conftest import ModelData, local_model
 
 pytestmark = [pytest.mark.container, pytest.mark.sagemaker_local, pytest.mark.slow]
 
@@ -30,17 +30,9 @@ TEXTS = [
 
 
 def deploy(image: str, model_data: str, session: Any) -> Any:
-    from sagemaker.huggingface import HuggingFaceModel
-
-    model = HuggingFaceModel(
-        image_uri=image,
-        model_data=model_data,
-        env={"HF_MODEL_ID": "/opt/ml/model", **FLOAT32},
-        role=ROLE,
-        sagemaker_session=session,
-        code_location="s3://any-bucket/prefix",
+    return local_model(image, model_data, session).deploy(
+        initial_instance_count=1, instance_type="local"
     )
-    return model.deploy(initial_instance_count=1, instance_type="local")
 
 
 def test_embedder(
