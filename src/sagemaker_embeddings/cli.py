@@ -1,7 +1,8 @@
 """Console scripts.
 
 ``serve`` is what SageMaker runs (``docker run IMAGE serve``); ``sagemaker-embeddings``
-groups the server with the client-side tools (image-uri, regions, build, publish).
+groups the server and ``export`` (a model folder's ONNX file) with the client-side
+tools (image-uri, regions, build, publish).
 The server is imported only when it is asked for, so the light base install can run
 the deploy subcommands without torch.
 """
@@ -11,11 +12,38 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def _add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("serve", help="start the inference server", add_help=False)
     parser.set_defaults(func=None)
+
+
+def _add_export_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write MODEL_DIR/onnx/model.onnx for BACKEND=onnx, checked against torch",
+    )
+    parser.add_argument("model_dir", type=Path, metavar="MODEL_DIR")
+    parser.add_argument(
+        "--out", type=Path, help="write a copy of the model folder with its ONNX file here"
+    )
+    parser.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    # torch and transformers are imported only now: the other subcommands stay light.
+    from sagemaker_embeddings.errors import ModelLoadError
+    from sagemaker_embeddings.models.onnx_export import export_onnx
+
+    try:
+        path = export_onnx(args.model_dir, args.out)
+    except ModelLoadError as error:
+        print(f"export: error: {error}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sagemaker-embeddings", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_serve_parser(subparsers)
+    _add_export_parser(subparsers)
     register(subparsers)
     args = parser.parse_args(args_list)
     result: int = args.func(args)

@@ -21,6 +21,7 @@ Pooling = Literal["cls", "mean", "max", "last_token", "splade"]
 # /invocations answers /similarity (models/task.py holds the table of tasks).
 Task = Literal["embed", "rerank", "classify", "sparse"]
 DType = Literal["auto", "float32", "float16", "bfloat16"]
+Backend = Literal["auto", "torch", "onnx"]
 ServingMode = Literal["auto", "native", "toolkit"]
 
 SAGEMAKER_PAYLOAD_LIMIT = 6 * 1024 * 1024  # 6 MB, the InvokeEndpoint limit
@@ -94,6 +95,14 @@ class Settings(BaseSettings):
         validation_alias=_env("DTYPE"),
         description="Weights and compute dtype; auto picks per device.",
     )
+    backend: Backend = Field(
+        "auto",
+        validation_alias=_env("BACKEND"),
+        description=(
+            "What runs the model: torch, or onnx (ONNX Runtime, CPU, float32); auto: onnx on"
+            " CPU when the model folder has onnx/model.onnx or model.onnx, else torch."
+        ),
+    )
     trust_remote_code: bool = Field(
         False,
         validation_alias=_env("TRUST_REMOTE_CODE"),
@@ -122,7 +131,7 @@ class Settings(BaseSettings):
         validation_alias=_env("MAX_BATCH_TOKENS"),
         description=(
             "Token budget of one forward pass; unset: TEI's 16384 on GPU, a smaller device-chosen"
-            " budget on CPU (models/runner.py)."
+            " budget on CPU (models/capacity.py)."
         ),
     )
     max_batch_requests: int | None = Field(
@@ -160,7 +169,7 @@ class Settings(BaseSettings):
         validation_alias=_env("INFERENCE_LANES"),
         description=(
             "Forward passes that run at once, each on its share of the CPU threads; unset: two on"
-            " CPU, one on GPU (models/runner.py: inference_lanes)."
+            " CPU, one on GPU (models/capacity.py)."
         ),
     )
 

@@ -10,10 +10,9 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from prometheus_client.parser import text_string_to_metric_families
 
-from sagemaker_embeddings.models.runner import (
+from sagemaker_embeddings.models.capacity import (
     CPU_BATCH_TOKENS_FLOAT32,
     cpu_threads,
     inference_lanes,
@@ -42,7 +41,7 @@ def test_info_metrics_docs(client: InProcessClient) -> None:
     assert info["model_type"] == {"embedding": {"pooling": "mean"}}
     assert info["max_input_length"] == 256
     # The CPU default: 2048 float32 tokens, shared by the inference lanes.
-    lanes = inference_lanes(None, torch.device("cpu"), cpu_threads())
+    lanes = inference_lanes(None, "cpu", cpu_threads())
     assert info["max_batch_tokens"] == max(256, CPU_BATCH_TOKENS_FLOAT32 // lanes)
     assert info["max_client_batch_size"] == 32
     before = _samples(client.get("/metrics").text)

@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 
 import httpx
 import numpy as np
-import torch
 
 from sagemaker_embeddings.engine.engine import Engine
 from sagemaker_embeddings.engine.tokenize import InputTokenizer, load_tokenizer
@@ -49,8 +48,9 @@ class FakeRunner:
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
-        self.device = torch.device("cpu")
-        self.dtype = torch.float32
+        self.backend = "torch"
+        self.device_type = "cpu"
+        self.dtype_name = "float32"
         self.threads_per_pass = 0
         self.passes = 0
         # When set, every forward pass raises it (as a model failing inside torch would).

@@ -10,14 +10,15 @@ import pytest
 import torch
 
 from sagemaker_embeddings.engine.tokenize import InputTokenizer, load_tokenizer
-from sagemaker_embeddings.models.runner import ModelRunner, choose_dtype, cpu_flags
+from sagemaker_embeddings.models.capacity import Device, choose_dtype, cpu_flags
+from sagemaker_embeddings.models.runner import ModelRunner
 from sagemaker_embeddings.models.source import resolve_model_source
 from sagemaker_embeddings.models.task import detect
 from sagemaker_embeddings.settings import Settings
 from tests.reference import SEED_TEXT, cosine
 
-CPU = torch.device("cpu")
-CUDA = torch.device("cuda")
+CPU: Device = "cpu"
+CUDA: Device = "cuda"
 ICE_LAKE = frozenset({"avx2", "avx512f", "avx512bw", "avx512_vnni"})
 COOPER_LAKE = ICE_LAKE | {"avx512_bf16"}
 SAPPHIRE_RAPIDS = ICE_LAKE | {"amx_tile", "amx_bf16", "amx_int8"}
@@ -27,30 +28,26 @@ BF16_COSINE_BOUND = 0.9999
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
-        (COOPER_LAKE, torch.bfloat16),
-        (SAPPHIRE_RAPIDS, torch.bfloat16),
-        (ICE_LAKE, torch.float32),
-        (frozenset(), torch.float32),
+        (COOPER_LAKE, "bfloat16"),
+        (SAPPHIRE_RAPIDS, "bfloat16"),
+        (ICE_LAKE, "float32"),
+        (frozenset(), "float32"),
     ],
 )
-def test_auto_on_cpu_follows_native_bfloat16_support(
-    flags: frozenset[str], expected: torch.dtype
-) -> None:
+def test_auto_on_cpu_follows_native_bfloat16_support(flags: frozenset[str], expected: str) -> None:
     assert choose_dtype("auto", CPU, flags) == expected
 
 
 def test_auto_on_gpu_is_float16() -> None:
-    assert choose_dtype("auto", CUDA, frozenset()) == torch.float16
+    assert choose_dtype("auto", CUDA, frozenset()) == "float16"
 
 
 @pytest.mark.parametrize(
     ("setting", "expected"),
-    [("float32", torch.float32), ("bfloat16", torch.bfloat16), ("float16", torch.float16)],
+    [("float32", "float32"), ("bfloat16", "bfloat16"), ("float16", "float16")],
 )
 @pytest.mark.parametrize("flags", [COOPER_LAKE, ICE_LAKE])
-def test_an_explicit_dtype_always_wins(
-    setting: str, expected: torch.dtype, flags: frozenset[str]
-) -> None:
+def test_an_explicit_dtype_always_wins(setting: str, expected: str, flags: frozenset[str]) -> None:
     assert choose_dtype(setting, CPU, flags) == expected
     assert choose_dtype(setting, CUDA, flags) == expected
 
@@ -62,7 +59,7 @@ def test_cpu_flags_reads_the_flags_line(tmp_path: Path) -> None:
         "processor\t: 1\nflags\t\t: fpu avx512f avx512_bf16\n"
     )
     assert cpu_flags(cpuinfo) == {"fpu", "avx512f", "avx512_bf16"}
-    assert choose_dtype("auto", CPU, cpu_flags(cpuinfo)) == torch.bfloat16
+    assert choose_dtype("auto", CPU, cpu_flags(cpuinfo)) == "bfloat16"
 
 
 def test_cpu_flags_is_empty_without_cpuinfo(tmp_path: Path) -> None:

@@ -37,13 +37,8 @@ from sagemaker_embeddings.errors import (
     ValidationFailed,
     WrongModelType,
 )
-from sagemaker_embeddings.models.runner import (
-    ModelRunner,
-    batch_token_budget,
-    cpu_threads,
-    inference_lanes,
-    threads_per_lane,
-)
+from sagemaker_embeddings.models.backend import Runner
+from sagemaker_embeddings.models.capacity import plan_capacity
 from sagemaker_embeddings.models.source import ModelSource
 from sagemaker_embeddings.models.task import TASKS, ModelSpec
 from sagemaker_embeddings.observability.metrics import Metrics, failure_label
@@ -90,7 +85,7 @@ class Engine:
         source: ModelSource,
         spec: ModelSpec,
         tokenizer: InputTokenizer,
-        runner: ModelRunner,
+        runner: Runner,
         settings: Settings,
     ) -> None:
         self.source = source
@@ -100,16 +95,12 @@ class Engine:
         self.settings = settings
         self.metrics = Metrics(spec.max_input_length)
         self.admission = Admission(settings.max_concurrent_requests)
-        threads = cpu_threads()
-        self.lanes = inference_lanes(settings.inference_lanes, runner.device, threads)
-        self.threads_per_lane = threads_per_lane(runner.device, self.lanes, threads)
-        self.max_batch_tokens = batch_token_budget(
-            settings.max_batch_tokens,
-            runner.device,
-            runner.dtype,
-            spec.max_input_length,
-            self.lanes,
+        capacity = plan_capacity(
+            settings, runner.device_type, runner.dtype_name, spec.max_input_length
         )
+        self.lanes = capacity.lanes
+        self.threads_per_lane = capacity.threads_per_lane
+        self.max_batch_tokens = capacity.max_batch_tokens
         self.batches = TokenBudgetQueue(
             self.max_batch_tokens,
             settings.max_batch_requests,

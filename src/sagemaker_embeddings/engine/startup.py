@@ -7,7 +7,7 @@ import time
 
 from sagemaker_embeddings.engine.engine import Engine
 from sagemaker_embeddings.engine.tokenize import InputTokenizer, load_tokenizer
-from sagemaker_embeddings.models.runner import ModelRunner
+from sagemaker_embeddings.models.backend import choose_backend, load_runner
 from sagemaker_embeddings.models.source import resolve_model_source
 from sagemaker_embeddings.models.task import detect
 from sagemaker_embeddings.settings import Settings
@@ -20,18 +20,26 @@ def load_engine(settings: Settings) -> Engine:
     started = time.perf_counter()
     source = resolve_model_source(settings)
     spec = detect(source.path, settings)
-    tokenizer = InputTokenizer(load_tokenizer(source.path, settings.trust_remote_code), spec)
-    runner = ModelRunner(source, spec, settings)
+    backend = choose_backend(settings, source.path)
+    # transformers' AutoTokenizer imports torch; the ONNX path reads tokenizer.json itself.
+    tokenizer = InputTokenizer(
+        load_tokenizer(
+            source.path, settings.trust_remote_code, with_transformers=backend == "torch"
+        ),
+        spec,
+    )
+    runner = load_runner(backend, source, spec, settings)
     engine = Engine(source, spec, tokenizer, runner, settings)
     engine.start()  # warms up on each inference lane
     logger.info(
-        "model=%s task=%s pooling=%s dtype=%s device=%s max_input_length=%d lanes=%d"
+        "model=%s task=%s pooling=%s backend=%s dtype=%s device=%s max_input_length=%d lanes=%d"
         " threads_per_lane=%d load_seconds=%.2f",
         source.model_id,
         spec.task,
         spec.pooling or "-",
-        str(runner.dtype).removeprefix("torch."),
-        runner.device.type,
+        runner.backend,
+        runner.dtype_name,
+        runner.device_type,
         spec.max_input_length,
         engine.lanes,
         engine.threads_per_lane,

@@ -37,8 +37,16 @@ class TokenizedInput:
     chars: int
 
 
-def load_tokenizer(model_dir: Path, trust_remote_code: bool) -> Tokenizer:
-    """The fast tokenizer as transformers configures it (special tokens, post-processor)."""
+def load_tokenizer(
+    model_dir: Path, trust_remote_code: bool, with_transformers: bool = True
+) -> Tokenizer:
+    """The fast tokenizer as transformers configures it (special tokens, post-processor);
+    without transformers (the ONNX path: it imports torch), tokenizer.json as written."""
+    if not with_transformers:
+        try:
+            return Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        except Exception as exc:  # start-up boundary: a missing or malformed file
+            raise ModelLoadError(f"cannot load {model_dir / 'tokenizer.json'}: {exc}") from exc
     from transformers import AutoTokenizer
 
     try:

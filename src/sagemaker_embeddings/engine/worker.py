@@ -3,7 +3,7 @@
 A lane is a thread that takes the next batch from the token-budget queue whenever
 it is free, so concurrent clients share passes instead of trickling through one at
 a time. On CPU two lanes, each with half the cores' torch threads, beat one lane
-with all of them (models/runner.py: ``inference_lanes``). An error fails only its
+with all of them (models/capacity.py). An error fails only its
 own batch.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from sagemaker_embeddings.engine.batching import Batch, Entry, Output, TokenBudgetQueue
 from sagemaker_embeddings.errors import InferenceFailed
-from sagemaker_embeddings.models.runner import ModelRunner
+from sagemaker_embeddings.models.backend import Runner
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ BatchObserver = Callable[[Batch, float], None]
 class InferenceWorker:
     def __init__(
         self,
-        runner: ModelRunner,
+        runner: Runner,
         batches: TokenBudgetQueue,
         on_batch: BatchObserver | None = None,
         lanes: int = 1,

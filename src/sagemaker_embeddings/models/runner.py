@@ -9,21 +9,21 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from sagemaker_embeddings.errors import ModelLoadError
+from sagemaker_embeddings.models.capacity import Device, DTypeName, choose_dtype
+from sagemaker_embeddings.models.collate import pad_batch
 from sagemaker_embeddings.models.heads import build_dense_stack
 from sagemaker_embeddings.models.pooling import pool, splade
 from sagemaker_embeddings.models.source import ModelSource
-from sagemaker_embeddings.models.task import ModelSpec
-from sagemaker_embeddings.settings import TEI_MAX_BATCH_TOKENS, Settings
+from sagemaker_embeddings.models.task import TASKS, ModelSpec
+from sagemaker_embeddings.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -44,101 +44,6 @@ def choose_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
-# CPU features with native bfloat16 arithmetic (Cooper Lake / Zen 4 and Sapphire Rapids
-# AMX). Without them torch emulates bfloat16, which is slower than float32.
-_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """Feature flags of the first CPU listed in ``cpuinfo``; empty where it cannot be read."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
-
-
-def choose_dtype(
-    setting: str, device: torch.device, flags: frozenset[str] | None = None
-) -> torch.dtype:
-    """``DTYPE`` wins; "auto" is float16 on GPU, bfloat16 on CPUs with native support
-    (``flags``: the CPU's feature flags, read from /proc/cpuinfo when not given), else float32.
-    """
-    if setting != "auto":
-        return _DTYPES[setting]
-    if device.type == "cuda":
-        return torch.float16
-    flags = cpu_flags() if flags is None else flags
-    return torch.bfloat16 if flags & _BF16_CPU_FLAGS else torch.float32
-
-
-# On CPU a float32 pass's throughput per input is flat from batch 1 up (MiniLM, 251
-# tokens: 22-27 inputs/s at 1 to 32 inputs), while its activations grow with the
-# batch. Peak memory of MiniLM in float32 after the benchmark's W1-W4: 650 MB at 4096
-# tokens, 590 MB at 2048 (730 MB at TEI's 16384), at the same throughput. bfloat16
-# passes gain from larger batches (W1 and W2 fell 10-17% at 2048 tokens), and their
-# activations are half the size: they get the same memory, twice the tokens. The
-# budget is shared by the passes that run at once (the lanes below): two lanes of
-# 2048 tokens each peaked at 630-640 MB, two of 1024 at 560-565 MB.
-CPU_BATCH_TOKENS_FLOAT32 = 2048
-
-# On CPU two passes at once, each on half the cores, beat one pass on all of them: a
-# pass on two threads is far from twice as fast as on one, and one lane's Python glue
-# overlaps the other's compute. All-MiniLM-L6-v2 in float32 on 2 AVX2 cores, in
-# process (python -m bench.lanes), two lanes of one thread against one lane of two:
-# 8 inputs x 251 tokens 1.10x, 1 x 20 tokens 1.88x, 32 x 60 tokens 1.08x. Served
-# (python -m bench.run, bench/runs/2026-12-02T0438Z.json one lane, T0530Z two): W1
-# 11.8 -> 14.6 and W4 (RAG mix) 21.3 -> 30.7 inputs/s; a lone request pays for it,
-# its pass having half the threads (W3 p50 25.3 -> 27.2 ms). More lanes would shrink
-# each pass's share of the cores further. MMS, too, gives each worker one thread.
-CPU_DEFAULT_LANES = 2
-
-
-def cpu_threads() -> int:
-    """The intra-op threads a process would use: OMP_NUM_THREADS when set, else the
-    CPUs this process may run on."""
-    setting = os.environ.get("OMP_NUM_THREADS", "")
-    if setting.isdigit() and int(setting) > 0:
-        return int(setting)
-    return len(os.sched_getaffinity(0))
-
-
-def inference_lanes(setting: int | None, device: torch.device, threads: int) -> int:
-    """INFERENCE_LANES when set; else one on GPU (one stream), and on CPU two, or one
-    where there is a single thread to give."""
-    if setting is not None:
-        return setting
-    if device.type == "cuda":
-        return 1
-    return max(1, min(CPU_DEFAULT_LANES, threads))
-
-
-def threads_per_lane(device: torch.device, lanes: int, threads: int) -> int:
-    """Each lane's equal share of the CPU threads, at least one (GPU: unchanged)."""
-    return max(1, threads // lanes) if device.type == "cpu" else threads
-
-
-def batch_token_budget(
-    setting: int | None,
-    device: torch.device,
-    dtype: torch.dtype,
-    max_input_length: int,
-    lanes: int = 1,
-) -> int:
-    """MAX_BATCH_TOKENS when set; else TEI's default on GPU, and on CPU each lane's share
-    of the tokens whose activations take as much memory as CPU_BATCH_TOKENS_FLOAT32 do
-    in float32, or the model's longest input, whichever is larger."""
-    if setting is not None:
-        return setting
-    if device.type == "cuda":
-        return TEI_MAX_BATCH_TOKENS
-    scaled = CPU_BATCH_TOKENS_FLOAT32 * 4 // dtype.itemsize // lanes
-    return max(scaled, max_input_length)
-
-
 def attention_candidates(device: torch.device) -> list[str]:
     """Fastest first; a model whose architecture lacks one falls back to the next."""
     candidates = ["sdpa", "eager"]
@@ -150,10 +55,14 @@ def attention_candidates(device: torch.device) -> list[str]:
 class ModelRunner:
     """Owns the torch model; only the inference worker thread calls ``forward``."""
 
+    backend: Literal["torch"] = "torch"
+
     def __init__(self, source: ModelSource, spec: ModelSpec, settings: Settings) -> None:
         self.spec = spec
         self.device = choose_device()
-        self.dtype = choose_dtype(settings.dtype, self.device)
+        self.device_type: Device = "cuda" if self.device.type == "cuda" else "cpu"
+        self.dtype_name: DTypeName = choose_dtype(settings.dtype, self.device_type)
+        self.dtype = _DTYPES[self.dtype_name]
         self.model = self._load(source, settings)
         self.dense = build_dense_stack(
             spec.dense_layers, self.dtype, self.device, settings.allow_pickle_weights
@@ -176,12 +85,7 @@ class ModelRunner:
                 f"{source.model_id} needs its own model code (auto_map in config.json); "
                 "set TRUST_REMOTE_CODE=true to run it"
             )
-        auto_class: Any = {
-            "embed": transformers.AutoModel,
-            "sparse": transformers.AutoModelForMaskedLM,
-            "rerank": transformers.AutoModelForSequenceClassification,
-            "classify": transformers.AutoModelForSequenceClassification,
-        }[self.spec.task]
+        auto_class: Any = getattr(transformers, TASKS[self.spec.task].auto_class)
         kwargs: dict[str, Any] = {
             "dtype": self.dtype,
             "trust_remote_code": settings.trust_remote_code,
@@ -218,21 +122,13 @@ class ModelRunner:
             torch.set_num_threads(threads)
 
     def collate(self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]) -> Collated:
-        lengths = tuple(len(x) for x in ids)
-        width = max(lengths)
-        input_ids = np.full((len(ids), width), self.pad_token_id, dtype=np.int64)
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        types = np.zeros((len(ids), width), dtype=np.int64) if self.accepts_token_type_ids else None
-        for row, (tokens, segment) in enumerate(zip(ids, type_ids, strict=True)):
-            input_ids[row, : len(tokens)] = tokens
-            mask[row, : len(tokens)] = 1
-            if types is not None:
-                types[row, : len(segment)] = segment
+        padded = pad_batch(ids, type_ids, self.pad_token_id, self.accepts_token_type_ids)
+        types = padded.token_type_ids
         return Collated(
-            input_ids=torch.from_numpy(input_ids).to(self.device),
-            attention_mask=torch.from_numpy(mask).to(self.device),
+            input_ids=torch.from_numpy(padded.input_ids).to(self.device),
+            attention_mask=torch.from_numpy(padded.attention_mask).to(self.device),
             token_type_ids=torch.from_numpy(types).to(self.device) if types is not None else None,
-            lengths=lengths,
+            lengths=padded.lengths,
         )
 
     @torch.inference_mode()

@@ -27,14 +27,15 @@ Route = Literal["embed", "rerank", "predict", "embed_sparse", "similarity"]
 class TaskInfo:
     label: str  # how messages name this kind of model
     route: Route  # the operation /invocations answers for it
+    auto_class: str  # the transformers class that loads it (torch runner, ONNX export)
 
 
-# The one table of tasks (the model class per task is chosen in models/runner.py).
+# The one table of tasks.
 TASKS: dict[Task, TaskInfo] = {
-    "embed": TaskInfo("an embedding model", "embed"),
-    "sparse": TaskInfo("a sparse (SPLADE) embedding model", "embed_sparse"),
-    "rerank": TaskInfo("a reranker", "rerank"),
-    "classify": TaskInfo("a classifier", "predict"),
+    "embed": TaskInfo("an embedding model", "embed", "AutoModel"),
+    "sparse": TaskInfo("a sparse (SPLADE) embedding model", "embed_sparse", "AutoModelForMaskedLM"),
+    "rerank": TaskInfo("a reranker", "rerank", "AutoModelForSequenceClassification"),
+    "classify": TaskInfo("a classifier", "predict", "AutoModelForSequenceClassification"),
 }
 
 # sentence-transformers wrote the max length under several names over the years.

@@ -33,7 +33,7 @@ def as_list(inputs: Inputs) -> list[RawInput]:
 
 
 def compute_type(engine: Engine) -> str:
-    return "gpu" if engine.runner.device.type == "cuda" else "cpu"
+    return "gpu" if engine.runner.device_type == "cuda" else "cpu"
 
 
 async def handle_embed(body: EmbedRequest, engine: Engine) -> Reply:

@@ -152,3 +152,5 @@ class Info(BaseModel):
     version: str
     sha: str | None
     docker_label: str | None
+    # Ours, not TEI's: which runner executes the model ("torch" or "onnx").
+    backend: str

@@ -39,7 +39,8 @@ async def info(request: Request, engine: EngineDep) -> Info:
     return Info(
         model_id=engine.source.model_id,
         model_sha=engine.source.revision,
-        model_dtype=str(engine.runner.dtype).removeprefix("torch."),
+        model_dtype=engine.runner.dtype_name,
+        backend=engine.runner.backend,
         served_model_name=settings.served_model_name or engine.source.model_id,
         model_type=model_type,
         max_concurrent_requests=settings.max_concurrent_requests,
