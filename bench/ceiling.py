@@ -80,9 +80,8 @@ def embed_ceiling(model_dir: Path, dtype: str, seconds: float, mix: bool) -> dic
     limit = max_length(model_dir)
 
     def encode(texts: list[str]) -> Callable[[], object]:
-        batch = tokenizer(
-            texts, padding=True, truncation=True, max_length=limit, return_tensors="pt"
-        )
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=limit,
+                          return_tensors="pt")
 
         @torch.inference_mode()
         def step() -> object:
@@ -130,14 +129,9 @@ def rerank_ceiling(model_dir: Path, dtype: str, seconds: float) -> dict[str, Any
         model_dir, dtype=getattr(torch, dtype)
     ).eval()
     request = rerank_request()
-    batch = tokenizer(
-        [request.query] * len(request.passages),
-        request.passages,
-        padding=True,
-        truncation=True,
-        max_length=max_length(model_dir),
-        return_tensors="pt",
-    )
+    batch = tokenizer([request.query] * len(request.passages), request.passages,
+                      padding=True, truncation=True, max_length=max_length(model_dir),
+                      return_tensors="pt")
 
     @torch.inference_mode()
     def step() -> object:
@@ -180,22 +174,9 @@ def load_floor(model_dir: Path, dtype: str, timeout: float = 300.0) -> dict[str,
     for _ in range(LOAD_RUNS):
         started = time.perf_counter()
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench.ceiling",
-                "load-once",
-                "--model",
-                str(model_dir),
-                "--dtype",
-                dtype,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            cwd=Path(__file__).parent.parent,
-        )
+            [sys.executable, "-m", "bench.ceiling", "load-once", "--model", str(model_dir),
+             "--dtype", dtype], capture_output=True, text=True, timeout=timeout, check=False,
+            cwd=Path(__file__).parent.parent)
         if READY_LINE not in done.stdout.split():
             raise RuntimeError(f"bare load failed: {done.stderr[-2000:]}")
         durations.append(time.perf_counter() - started)

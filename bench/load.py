@@ -60,11 +60,8 @@ class _Tally:
 
 
 async def _client(
-    http: httpx.AsyncClient,
-    requests: Iterator[Request],
-    deadline: float,
-    tally: _Tally,
-    latencies: list[float],
+    http: httpx.AsyncClient, requests: Iterator[Request], deadline: float,
+    tally: _Tally, latencies: list[float],
 ) -> None:
     for _ in range(MAX_REQUESTS_PER_CLIENT):
         if time.perf_counter() >= deadline or tally.consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
@@ -87,9 +84,8 @@ async def _client(
         tally.consecutive_errors = 0
 
 
-async def _drive(
-    base_url: str, requests: Sequence[Request], clients: int, seconds: float
-) -> LoadResult:
+async def _drive(base_url: str, requests: Sequence[Request], clients: int,
+                 seconds: float) -> LoadResult:
     cycle = itertools.cycle(requests)  # shared: clients take the next request in turn
     tally, latencies = _Tally(), list[float]()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -100,14 +96,12 @@ async def _drive(
             *(_client(http, cycle, deadline, tally, latencies) for _ in range(clients))
         )
         elapsed = time.perf_counter() - started
-    return LoadResult(
-        tally.requests, tally.inputs, tally.errors, elapsed, tuple(latencies), tally.first_error
-    )
+    return LoadResult(tally.requests, tally.inputs, tally.errors, elapsed,
+                      tuple(latencies), tally.first_error)
 
 
-def run_load(
-    base_url: str, requests: Sequence[Request], clients: int, seconds: float, warmup_seconds: float
-) -> LoadResult:
+def run_load(base_url: str, requests: Sequence[Request], clients: int, seconds: float,
+             warmup_seconds: float) -> LoadResult:
     """Warm up (results dropped), then measure for ``seconds``."""
     if warmup_seconds > 0:
         asyncio.run(_drive(base_url, requests, clients, warmup_seconds))

@@ -45,29 +45,17 @@ def _sentence_transformers_files(target: Path, width: int, max_seq_length: int) 
     """CLS pooling then Normalize, as bge-base-en-v1.5 ships them."""
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {
-            "idx": 1,
-            "name": "1",
-            "path": "1_Pooling",
-            "type": "sentence_transformers.models.Pooling",
-        },
-        {
-            "idx": 2,
-            "name": "2",
-            "path": "2_Normalize",
-            "type": "sentence_transformers.models.Normalize",
-        },
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize",
+         "type": "sentence_transformers.models.Normalize"},
     ]
     _write_json(target / "modules.json", modules)
     _write_json(
         target / "1_Pooling" / "config.json",
-        {
-            "word_embedding_dimension": width,
-            "pooling_mode_cls_token": True,
-            "pooling_mode_mean_tokens": False,
-            "pooling_mode_max_tokens": False,
-            "pooling_mode_mean_sqrt_len_tokens": False,
-        },
+        {"word_embedding_dimension": width, "pooling_mode_cls_token": True,
+         "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": False,
+         "pooling_mode_mean_sqrt_len_tokens": False},
     )
     (target / "2_Normalize").mkdir(exist_ok=True)
     _write_json(
@@ -82,12 +70,8 @@ def build_bert_base(target: Path) -> None:
 
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=30522,
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=3072,
-        max_position_embeddings=512,
+        vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+        intermediate_size=3072, max_position_embeddings=512,
     )
     model: Any = BertModel(config)
     _save(model.eval(), target)

@@ -80,12 +80,8 @@ class ServerProcess:
         with self.log_path.open("wb") as log:
             self.started_at = time.perf_counter()
             self.process = subprocess.Popen(
-                self.launch.argv,
-                env=self.launch.env,
-                cwd=self.launch.cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                self.launch.argv, env=self.launch.env, cwd=self.launch.cwd,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
@@ -104,9 +100,8 @@ class ServerProcess:
                     if reply.status_code == 200:
                         return time.perf_counter() - self.started_at
                 time.sleep(READY_POLL_SECONDS)
-        raise ServerFailed(
-            f"{self.launch.label} not ready after {timeout:.0f} s: {self.log_tail()}"
-        )
+        raise ServerFailed(f"{self.launch.label} not ready after {timeout:.0f} s: "
+                           f"{self.log_tail()}")
 
     def log_tail(self, chars: int = 1500) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]

@@ -53,13 +53,8 @@ def metric(row: dict[str, Any] | None, workload: str) -> float | None:
     return value
 
 
-CEILING_KEYS = {
-    "W1": "batch32_per_s",
-    "W2": "batch32_per_s",
-    "W3": "batch1_short_ms",
-    "W4": "mix_per_s",
-    "W5": "pairs_per_s",
-}
+CEILING_KEYS = {"W1": "batch32_per_s", "W2": "batch32_per_s", "W3": "batch1_short_ms",
+                "W4": "mix_per_s", "W5": "pairs_per_s"}
 
 
 def ceiling(results: Results, model: str, dtype: str, workload: str) -> float | None:
@@ -143,10 +138,8 @@ def versus_peers(results: Results) -> str:
                 if ours is not None:
                     cells.append(f"ours {dtype} {ours / best:.2f}x")
             if cells:
-                lines.append(
-                    f"  {model} {name}: {', '.join(cells)} the best float32 peer "
-                    f"({best_peer}, {best:.1f}{' ms' if name == 'W3' else '/s'})"
-                )
+                lines.append(f"  {model} {name}: {', '.join(cells)} the best float32 peer "
+                             f"({best_peer}, {best:.1f}{' ms' if name == 'W3' else '/s'})")
     return "\n".join(lines)
 
 
@@ -163,66 +156,32 @@ def targets(results: Results) -> list[Target]:
         value = _ratio(metric(ours32, name), ceiling(results, "minilm", "float32", name))
         found.append(Target(f"float32 {name} / in-process batch-32 ceiling", value, goal))
     w3, b1 = metric(ours32, "W3"), ceiling(results, "minilm", "float32", "W3")
-    found.append(
-        Target(
-            "float32 W3 p50 - in-process batch-1 latency",
-            None if w3 is None or b1 is None else w3 - b1,
-            W3_ALLOWANCE_MS,
-            higher_is_better=False,
-            unit=" ms",
-        )
-    )
+    found.append(Target("float32 W3 p50 - in-process batch-1 latency",
+                        None if w3 is None or b1 is None else w3 - b1, W3_ALLOWANCE_MS,
+                        higher_is_better=False, unit=" ms"))
     peer, best = best_float32_peer(results, "minilm", "W1")
-    found.append(
-        Target(f"bfloat16 W1 / best float32 peer ({peer})", _ratio(metric(ours16, "W1"), best), 1.9)
-    )
+    found.append(Target(f"bfloat16 W1 / best float32 peer ({peer})",
+                        _ratio(metric(ours16, "W1"), best), 1.9))
     gemm = results.get("gemm", {}).get("bfloat16")
     flops = (results["ceilings"].get("minilm/bfloat16") or {}).get("forward_flops_seed")
     gemm_bound = None if gemm is None or not flops else gemm / flops
-    found.append(
-        Target(
-            "bfloat16 W1 / bf16 matrix-product ceiling",
-            _ratio(metric(ours16, "W1"), gemm_bound),
-            0.75,
-        )
-    )
+    found.append(Target("bfloat16 W1 / bf16 matrix-product ceiling",
+                        _ratio(metric(ours16, "W1"), gemm_bound), 0.75))
     for dtype, row in (("float32", ours32), ("bfloat16", ours16)):
         fifo = server(results, "fifo", "minilm", dtype)
-        found.append(
-            Target(
-                f"{dtype} W4 / FIFO padded batcher",
-                _ratio(metric(row, "W4"), metric(fifo, "W4")),
-                1.3,
-            )
-        )
+        found.append(Target(f"{dtype} W4 / FIFO padded batcher",
+                            _ratio(metric(row, "W4"), metric(fifo, "W4")), 1.3))
     base16 = server(results, "ours", "bert-base", "bfloat16")
     aws_base = server(results, "aws", "bert-base", "float32")
-    found.append(
-        Target(
-            "BERT-base bfloat16 W1 / AWS toolkit",
-            _ratio(metric(base16, "W1"), metric(aws_base, "W1")),
-            1.8,
-        )
-    )
+    found.append(Target("BERT-base bfloat16 W1 / AWS toolkit",
+                        _ratio(metric(base16, "W1"), metric(aws_base, "W1")), 1.8))
     for dtype, row in (("float32", ours32), ("bfloat16", ours16)):
-        found.append(
-            Target(
-                f"cold start to serving /ping, MiniLM {dtype}",
-                None if row is None else row["cold_start_s"],
-                3.0,
-                higher_is_better=False,
-                unit=" s",
-            )
-        )
-    found.append(
-        Target(
-            "peak resident memory, MiniLM float32",
-            None if ours32 is None else ours32["peak_rss_mb"],
-            600,
-            higher_is_better=False,
-            unit=" MB",
-        )
-    )
+        found.append(Target(f"cold start to serving /ping, MiniLM {dtype}",
+                            None if row is None else row["cold_start_s"], 3.0,
+                            higher_is_better=False, unit=" s"))
+    found.append(Target("peak resident memory, MiniLM float32",
+                        None if ours32 is None else ours32["peak_rss_mb"], 600,
+                        higher_is_better=False, unit=" MB"))
     return found
 
 
@@ -236,18 +195,14 @@ def context(results: Results) -> list[str]:
         row = server(results, "ours", "minilm", dtype)
         floor = found.get("load_floor_s")
         if floor is not None and row is not None and row["cold_start_s"] is not None:
-            lines.append(
-                f"  MiniLM {dtype}: cold start {row['cold_start_s']:.2f} s; a bare "
-                f"transformers load + one pass {floor:.2f} s "
-                f"(ours {row['cold_start_s'] / floor:.2f}x that)"
-            )
+            lines.append(f"  MiniLM {dtype}: cold start {row['cold_start_s']:.2f} s; a bare "
+                         f"transformers load + one pass {floor:.2f} s "
+                         f"(ours {row['cold_start_s'] / floor:.2f}x that)")
         idle, w3 = found.get("batch1_short_after_idle_ms"), metric(row, "W3")
         if idle is not None and w3 is not None:
-            lines.append(
-                f"  MiniLM {dtype}: in-process batch-1 pass after 2 ms idle "
-                f"{idle:.1f} ms (back to back {found['batch1_short_ms']:.1f}); "
-                f"W3 p50 minus it {w3 - idle:+.1f} ms"
-            )
+            lines.append(f"  MiniLM {dtype}: in-process batch-1 pass after 2 ms idle "
+                         f"{idle:.1f} ms (back to back {found['batch1_short_ms']:.1f}); "
+                         f"W3 p50 minus it {w3 - idle:+.1f} ms")
     return lines
 
 
@@ -263,13 +218,11 @@ def chart(results: Results, path: Path) -> None:
     panels = [(name, "minilm") for name in names]
     if any(row["model"] == "bert-base" for row in results["servers"]):
         panels.append(("W1", "bert-base"))
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.8), squeeze=False)
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.8),
+                                squeeze=False)
     for axis, (name, model) in zip(axes[0], panels, strict=True):
-        rows = [
-            (f"{r['peer']}\n{r['dtype']}", metric(r, name))
-            for r in results["servers"]
-            if _model_of(name, r["model"]) == model and metric(r, name) is not None
-        ]
+        rows = [(f"{r['peer']}\n{r['dtype']}", metric(r, name)) for r in results["servers"]
+                if _model_of(name, r["model"]) == model and metric(r, name) is not None]
         labels = [label for label, _ in rows]
         colors = ["tab:blue" if label.startswith("ours") else "tab:gray" for label in labels]
         axis.bar(range(len(rows)), [value or 0.0 for _, value in rows], color=colors)
@@ -280,20 +233,12 @@ def chart(results: Results, path: Path) -> None:
         for dtype, style in (("float32", "--"), ("bfloat16", ":")):
             limit = ceiling(results, model, dtype, name)
             if limit is not None:
-                axis.axhline(
-                    limit,
-                    linestyle=style,
-                    color="black",
-                    linewidth=0.8,
-                    label=f"in-process {dtype}",
-                )
+                axis.axhline(limit, linestyle=style, color="black", linewidth=0.8,
+                             label=f"in-process {dtype}")
         if axis.get_legend_handles_labels()[0]:
             axis.legend(fontsize=6)
-    figure.suptitle(
-        f"sagemaker-embeddings benchmark, {results['meta']['date']}, "
-        f"{results['meta']['cpu']}, {results['meta']['cores']} cores",
-        fontsize=9,
-    )
+    figure.suptitle(f"sagemaker-embeddings benchmark, {results['meta']['date']}, "
+                    f"{results['meta']['cpu']}, {results['meta']['cores']} cores", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

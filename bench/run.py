@@ -72,40 +72,25 @@ def _csv(value: str) -> tuple[str, ...]:
 
 
 def parse_options(argv: list[str] | None) -> Options:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.run",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="smoke run: 3 s per workload, MiniLM, peers ours+fifo"
-    )
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 3 s per workload, MiniLM, peers ours+fifo")
     parser.add_argument("--seconds", type=float, help="measured seconds per workload (15)")
     parser.add_argument("--peers", type=_csv, help=f"subset of {','.join(PEERS)}")
     parser.add_argument("--workloads", type=_csv, help="subset of W1,W2,W3,W4,W5")
     parser.add_argument("--models", type=_csv, help="subset of minilm,bert-base")
     parser.add_argument("--dtypes", type=_csv, help="subset of float32,bfloat16")
-    parser.add_argument(
-        "--setup-only",
-        action="store_true",
-        help="create the peer environments and models, then stop",
-    )
-    parser.add_argument(
-        "--cache",
-        type=Path,
-        default=DEFAULT_CACHE,
-        help="peer environments and built models (default %(default)s)",
-    )
+    parser.add_argument("--setup-only", action="store_true",
+                        help="create the peer environments and models, then stop")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                        help="peer environments and built models (default %(default)s)")
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     peers = args.peers or (("ours", "fifo") if quick else PEERS)
     workloads = args.workloads or tuple(WORKLOADS)
-    for value, allowed in (
-        (peers, PEERS),
-        (workloads, tuple(WORKLOADS)),
-        (args.models or (), MODELS),
-        (args.dtypes or (), DTYPES),
-    ):
+    for value, allowed in ((peers, PEERS), (workloads, tuple(WORKLOADS)),
+                           (args.models or (), MODELS), (args.dtypes or (), DTYPES)):
         unknown = set(value) - set(allowed)
         if unknown:
             parser.error(f"unknown {sorted(unknown)}; choose from {','.join(allowed)}")
@@ -146,9 +131,8 @@ def plan(options: Options) -> list[ServerPlan]:
         groups.append(("minilm", tuple(w for w in options.workloads if w != "W5")))
         groups.append(("minilm-reranker", tuple(w for w in options.workloads if w == "W5")))
     if "bert-base" in options.models:
-        groups.append(
-            ("bert-base", tuple(w for w in options.workloads if w in options.bert_base_workloads))
-        )
+        groups.append(("bert-base", tuple(w for w in options.workloads
+                                          if w in options.bert_base_workloads)))
     for model, workloads in groups:
         for peer in options.peers:
             # The AWS toolkit and infinity are run as their users run them: float32.
@@ -166,23 +150,16 @@ def setup_peers(options: Options, plans: list[ServerPlan]) -> dict[str, float]:
             ready = environments.is_ready(options.cache, name)
             say(f"peer environment {name}: {'ready' if ready else 'installing (minutes)'}")
             options.cache.mkdir(parents=True, exist_ok=True)
-            seconds[name] = environments.ensure(
-                options.cache, name, options.cache / f"{name}-setup.log"
-            )
+            seconds[name] = environments.ensure(options.cache, name,
+                                                options.cache / f"{name}-setup.log")
     return seconds
 
 
 def _python_json(args: list[str], timeout: float) -> Any:
     """Run ``python -m ...`` in a subprocess and parse the last line of its stdout."""
-    done = subprocess.run(
-        [sys.executable, "-m", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        cwd=Path(__file__).parent.parent,
-        env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
-    )
+    done = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
+                          timeout=timeout, check=False, cwd=Path(__file__).parent.parent,
+                          env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:2])} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -198,38 +175,24 @@ def ceilings(options: Options, plans: list[ServerPlan], models: dict[str, str]) 
             else:
                 mix = any(p.model == model and "W4" in p.workloads for p in plans)
                 args = ["bench.ceiling", "embed", *(["--mix"] if mix else [])]
-            args += [
-                "--model",
-                models[model],
-                "--dtype",
-                dtype,
-                "--seconds",
-                str(options.ceiling_seconds),
-            ]
+            args += ["--model", models[model], "--dtype", dtype,
+                     "--seconds", str(options.ceiling_seconds)]
             found[f"{model}/{dtype}"] = _python_json(args, timeout=900)
             if model == "minilm" and any(p.peer == "ours" and p.model == model for p in plans):
                 say(f"bare transformers load (cold-start floor): {model} {dtype}")
                 found[f"{model}/{dtype}"] |= _python_json(
-                    ["bench.ceiling", "load", "--model", models[model], "--dtype", dtype], 900
-                )
+                    ["bench.ceiling", "load", "--model", models[model], "--dtype", dtype], 900)
     return found
 
 
 def run_server(options: Options, item: ServerPlan, model_dir: Path, workdir: Path) -> Any:
     task = "rerank" if item.model == "minilm-reranker" else "embed"
-    spec = launch(
-        item.peer, model_dir, task, item.dtype, MAX_LENGTH[item.model], workdir, options.cache
-    )
+    spec = launch(item.peer, model_dir, task, item.dtype, MAX_LENGTH[item.model],
+                  workdir, options.cache)
     spec.label = f"{item.peer}/{item.model}/{item.dtype}"
     process = ServerProcess(spec, workdir / "server.log")
-    row: dict[str, Any] = {
-        "peer": item.peer,
-        "model": item.model,
-        "dtype": item.dtype,
-        "cold_start_s": None,
-        "workloads": {},
-        "error": None,
-    }
+    row: dict[str, Any] = {"peer": item.peer, "model": item.model, "dtype": item.dtype,
+                           "cold_start_s": None, "workloads": {}, "error": None}
     say(f"start {spec.label}")
     process.start()
     try:
@@ -242,22 +205,14 @@ def run_server(options: Options, item: ServerPlan, model_dir: Path, workdir: Pat
             seconds = options.seconds * (1.5 if item.model == "bert-base" else 1.0)
             result = run_load(spec.url, requests, workload.clients, seconds, options.warmup)
             row["workloads"][name] = {
-                "requests": result.requests,
-                "inputs": result.inputs,
-                "errors": result.errors,
-                "seconds": result.seconds,
-                "inputs_per_s": result.inputs_per_s,
-                "requests_per_s": result.requests_per_s,
-                "p50_ms": result.percentile_ms(0.5),
-                "p90_ms": result.percentile_ms(0.9),
-                "p99_ms": result.percentile_ms(0.99),
+                "requests": result.requests, "inputs": result.inputs, "errors": result.errors,
+                "seconds": result.seconds, "inputs_per_s": result.inputs_per_s,
+                "requests_per_s": result.requests_per_s, "p50_ms": result.percentile_ms(0.5),
+                "p90_ms": result.percentile_ms(0.9), "p99_ms": result.percentile_ms(0.99),
                 "first_error": result.first_error,
             }
-            shown = (
-                f"p50 {result.percentile_ms(0.5) or 0:.1f} ms"
-                if workload.latency
-                else f"{result.inputs_per_s:.1f} inputs/s"
-            )
+            shown = (f"p50 {result.percentile_ms(0.5) or 0:.1f} ms" if workload.latency
+                     else f"{result.inputs_per_s:.1f} inputs/s")
             errors = f", {result.errors} errors ({result.first_error})" if result.errors else ""
             say(f"  {name}: {shown} ({result.requests} requests){errors}")
     except ServerFailed as exc:
@@ -281,14 +236,9 @@ def machine() -> dict[str, Any]:
 
     flags = cpu_flags()
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "flags": [f for f in wanted if f in flags],
-        "native_bfloat16": native_bfloat16(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
+    return {"cpu": cpu, "cores": os.cpu_count(), "flags": [f for f in wanted if f in flags],
+            "native_bfloat16": native_bfloat16(),
+            "python": platform.python_version(), "platform": platform.platform()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -298,13 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     workroot = options.cache / "runs" / stamp
     say(f"{len(plans)} server runs planned; work folder {workroot}")
     results: dict[str, Any] = {
-        "meta": {
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "quick": options.quick,
-            "seconds": options.seconds,
-            "warmup": options.warmup,
-            **machine(),
-        },
+        "meta": {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                 "quick": options.quick, "seconds": options.seconds,
+                 "warmup": options.warmup, **machine()},
     }
     results["setup_seconds"] = setup_peers(options, plans)
     say("models: building what is missing")
@@ -315,8 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     if "bfloat16" in options.dtypes:
         say("matrix-product rates (float32, bfloat16)")
         results["gemm"] = _python_json(
-            ["bench.ceiling", "gemm", "--seconds", str(options.ceiling_seconds / 2)], 300
-        )
+            ["bench.ceiling", "gemm", "--seconds", str(options.ceiling_seconds / 2)], 300)
     results["ceilings"] = ceilings(options, plans, models)
     results["servers"] = []
     for index, item in enumerate(plans):
@@ -325,19 +270,16 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     json_path = RESULTS / f"bench-{stamp}.json"
     checks = report.targets(results)
-    results["targets"] = [
-        {"name": t.name, "value": t.value, "goal": t.goal, "met": t.met} for t in checks
-    ]
+    results["targets"] = [{"name": t.name, "value": t.value, "goal": t.goal, "met": t.met}
+                          for t in checks]
     results["context"] = report.context(results)
     json_path.write_text(json.dumps(results, indent=2))
     chart_path = RESULTS / f"bench-{stamp}.png"
     report.chart(results, chart_path)
     print()
-    print(
-        f"{results['meta']['date']} | {results['meta']['cpu']} | {results['meta']['cores']} "
-        f"cores | {' '.join(results['meta']['flags'])}"
-        + (" | QUICK SMOKE RUN" if options.quick else "")
-    )
+    print(f"{results['meta']['date']} | {results['meta']['cpu']} | {results['meta']['cores']} "
+          f"cores | {' '.join(results['meta']['flags'])}"
+          + (" | QUICK SMOKE RUN" if options.quick else ""))
     print(report.table(results))
     print("\nAgainst the peers:")
     print(report.versus_peers(results) or "  (no peer ran)")

@@ -18,15 +18,8 @@ TORCH = "torch==2.13.0"
 REQUIREMENTS: dict[EnvName, list[str]] = {
     # transformers 5 breaks the toolkit; setuptools 81 drops pkg_resources, which
     # sagemaker_inference imports; multi-model-server puts MMS (Java 17) on PATH.
-    "aws": [
-        TORCH,
-        "sagemaker-huggingface-inference-toolkit==2.6.0",
-        "transformers<5",
-        "setuptools<81",
-        "multi-model-server==1.1.11",
-        "psutil",
-        "numpy",
-    ],
+    "aws": [TORCH, "sagemaker-huggingface-inference-toolkit==2.6.0", "transformers<5",
+            "setuptools<81", "multi-model-server==1.1.11", "psutil", "numpy"],
     # `[all]` would pull a CUDA torch; the server and torch extras are what CPU needs.
     "infinity": [TORCH, "infinity-emb[server,torch]==0.0.78"],
 }
@@ -61,19 +54,9 @@ def ensure(cache: Path, name: EnvName, log: Path) -> float:
     base_python = getattr(sys, "_base_executable", sys.executable)
     with log.open("ab") as out:
         if not (folder / "bin" / "python").exists():
-            subprocess.run(
-                [base_python, "-m", "venv", str(folder)],
-                check=True,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=300,
-            )
-        subprocess.run(
-            [str(folder / "bin" / "pip"), "install", "-q", *REQUIREMENTS[name]],
-            check=True,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            timeout=1800,
-        )
+            subprocess.run([base_python, "-m", "venv", str(folder)], check=True,
+                           stdout=out, stderr=subprocess.STDOUT, timeout=300)
+        subprocess.run([str(folder / "bin" / "pip"), "install", "-q", *REQUIREMENTS[name]],
+                       check=True, stdout=out, stderr=subprocess.STDOUT, timeout=1800)
     (folder / MARKER).write_text("\n".join(REQUIREMENTS[name]))
     return time.perf_counter() - started

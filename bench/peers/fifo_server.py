@@ -45,9 +45,8 @@ class Job:
 def forward(items: list[Item]) -> list[Any]:
     texts = [item if isinstance(item, str) else item[0] for item in items]
     pairs = [item[1] for item in items if not isinstance(item, str)] or None
-    batch = tokenizer(
-        texts, pairs, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt"
-    )
+    batch = tokenizer(texts, pairs, padding=True, truncation=True, max_length=MAX_LENGTH,
+                      return_tensors="pt")
     if TASK == "rerank":
         scores: list[float] = model(**batch).logits[:, 0].float().sigmoid().tolist()
         return scores

@@ -30,52 +30,34 @@ PING = Probe("GET", "/ping")
 def _base_env(tmp: Path) -> dict[str, str]:
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "TERM")
     env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
-        DO_NOT_TRACK="1",
-        TMPDIR=str(tmp),
-        TEMP=str(tmp),
-    )
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               DO_NOT_TRACK="1", TMPDIR=str(tmp), TEMP=str(tmp))
     return env
 
 
-def launch(
-    peer: Peer, model_dir: Path, task: str, dtype: str, max_length: int, workdir: Path, cache: Path
-) -> Launch:
+def launch(peer: Peer, model_dir: Path, task: str, dtype: str, max_length: int,
+           workdir: Path, cache: Path) -> Launch:
     """A ready-to-start server on a free loopback port, working in ``workdir``."""
     tmp = workdir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     env, port = _base_env(tmp), free_port()
     label = f"{peer}/{model_dir.name}/{dtype}"
     if peer == "ours":
-        env.update(
-            HF_MODEL_ID=str(model_dir),
-            DTYPE=dtype,
-            LISTEN_ADDRESS="127.0.0.1",
-            SAGEMAKER_BIND_TO_PORT=str(port),
-            SAGEMAKER_BASE_DIR=str(workdir / "opt-ml"),
-            LOG_LEVEL="warning",
-        )
+        env.update(HF_MODEL_ID=str(model_dir), DTYPE=dtype, LISTEN_ADDRESS="127.0.0.1",
+                   SAGEMAKER_BIND_TO_PORT=str(port), SAGEMAKER_BASE_DIR=str(workdir / "opt-ml"),
+                   LOG_LEVEL="warning")
         return Launch(label, [str(PROJECT_BIN / "serve")], env, port, PING)
     if peer == "fifo":
-        env.update(
-            MODEL_DIR=str(model_dir),
-            DTYPE=dtype,
-            PORT=str(port),
-            TASK=task,
-            MAX_LENGTH=str(max_length),
-        )
+        env.update(MODEL_DIR=str(model_dir), DTYPE=dtype, PORT=str(port), TASK=task,
+                   MAX_LENGTH=str(max_length))
         return Launch(label, [sys.executable, str(HERE / "fifo_server.py")], env, port, PING)
     if peer == "aws":
         return _aws_launch(label, model_dir, workdir, cache, env, port)
     return _infinity_launch(label, model_dir, task, dtype, cache, env, port)
 
 
-def _aws_launch(
-    label: str, model_dir: Path, workdir: Path, cache: Path, env: dict[str, str], port: int
-) -> Launch:
+def _aws_launch(label: str, model_dir: Path, workdir: Path, cache: Path,
+                env: dict[str, str], port: int) -> Launch:
     """What the toolkit's `serve` does, minus its 0.0.0.0 bind and its /etc config file:
     the model folder gets code/inference.py, MMS gets the toolkit's default properties
     plus its handler service, bound to loopback."""
@@ -95,59 +77,25 @@ def _aws_launch(
         f"management_address=http://127.0.0.1:{port}\nvmargs=-XX:-UseContainerSupport\n"
         "default_service_handler=sagemaker_huggingface_inference_toolkit.handler_service\n"
     )
-    env.update(
-        PATH=f"{bin_dir}:{env.get('PATH', '')}",
-        PYTHONPATH=str(model / "code"),
-        LOG_LOCATION=str(workdir / "logs"),
-        METRICS_LOCATION=str(workdir / "logs"),
-    )
-    argv = [
-        str(bin_dir / "multi-model-server"),
-        "--start",
-        "--foreground",
-        "--model-store",
-        "/",
-        "--mms-config",
-        str(properties),
-        "--log-config",
-        str(toolkit_etc / "log4j2.xml"),
-        "--models",
-        f"model={model}",
-    ]
-    return Launch(
-        label, argv, env, port, Probe("POST", "/invocations", {"inputs": "hello"}), cwd=workdir
-    )
+    env.update(PATH=f"{bin_dir}:{env.get('PATH', '')}", PYTHONPATH=str(model / "code"),
+               LOG_LOCATION=str(workdir / "logs"), METRICS_LOCATION=str(workdir / "logs"))
+    argv = [str(bin_dir / "multi-model-server"), "--start", "--foreground",
+            "--model-store", "/", "--mms-config", str(properties),
+            "--log-config", str(toolkit_etc / "log4j2.xml"), "--models", f"model={model}"]
+    return Launch(label, argv, env, port, Probe("POST", "/invocations", {"inputs": "hello"}),
+                  cwd=workdir)
 
 
-def _infinity_launch(
-    label: str, model_dir: Path, task: str, dtype: str, cache: Path, env: dict[str, str], port: int
-) -> Launch:
+def _infinity_launch(label: str, model_dir: Path, task: str, dtype: str, cache: Path,
+                     env: dict[str, str], port: int) -> Launch:
     env.update(INFINITY_ANONYMOUS_USAGE_STATS="0")
-    argv = [
-        str(venv_bin(cache, "infinity") / "infinity_emb"),
-        "v2",
-        "--model-id",
-        str(model_dir),
-        "--served-model-name",
-        SERVED_NAME,
-        "--engine",
-        "torch",
-        "--device",
-        "cpu",
-        "--dtype",
-        dtype,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    probe = (
-        Probe("POST", "/rerank", {"model": SERVED_NAME, "query": "q", "documents": ["d"]})
-        if task == "rerank"
-        else Probe("POST", "/embeddings", {"model": SERVED_NAME, "input": ["hello"]})
-    )
+    argv = [str(venv_bin(cache, "infinity") / "infinity_emb"), "v2",
+            "--model-id", str(model_dir), "--served-model-name", SERVED_NAME,
+            "--engine", "torch", "--device", "cpu", "--dtype", dtype,
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    probe = (Probe("POST", "/rerank", {"model": SERVED_NAME, "query": "q", "documents": ["d"]})
+             if task == "rerank"
+             else Probe("POST", "/embeddings", {"model": SERVED_NAME, "input": ["hello"]}))
     return Launch(label, argv, env, port, probe)
 
 
