@@ -61,7 +61,7 @@ def export_onnx(
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as scratch:
         candidate = Path(scratch) / "model.onnx"
         names = _export(model, spec, candidate)
-        cosine = _check(model, spec, candidate, names)
+        cosine = cosine_to_torch(model, spec, candidate, names)
         if cosine < MIN_COSINE:
             raise ExportFailed(
                 f"the ONNX export of {model_dir} does not match torch (cosine {cosine:.6f} "
@@ -155,7 +155,7 @@ def _example_inputs(model: Any, names: list[str], batch: int, length: int) -> di
     return inputs
 
 
-def _check(model: Any, spec: ModelSpec, path: Path, names: list[str]) -> float:
+def cosine_to_torch(model: Any, spec: ModelSpec, path: Path, names: list[str]) -> float:
     """The smallest cosine between torch's and ONNX Runtime's output per input, on
     shapes the trace did not see."""
     import onnxruntime as ort

@@ -1,0 +1,77 @@
+"""BACKEND: which runner serves a model folder (no model is loaded here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sagemaker_embeddings.errors import ModelLoadError
+from sagemaker_embeddings.models.backend import choose_backend, gpu_visible, load_runner
+from sagemaker_embeddings.models.source import ModelSource
+from sagemaker_embeddings.models.task import ModelSpec
+from sagemaker_embeddings.settings import Settings
+
+
+@pytest.fixture
+def with_onnx(tmp_path: Path) -> Path:
+    (tmp_path / "onnx").mkdir()
+    (tmp_path / "onnx" / "model.onnx").write_bytes(b"")
+    return tmp_path
+
+
+def test_auto_is_onnx_on_cpu_when_the_folder_has_an_onnx_file(with_onnx: Path) -> None:
+    assert choose_backend(Settings(), with_onnx, gpu=False) == "onnx"
+
+
+def test_auto_also_finds_a_top_level_model_onnx(tmp_path: Path) -> None:
+    (tmp_path / "model.onnx").write_bytes(b"")
+    assert choose_backend(Settings(), tmp_path, gpu=False) == "onnx"
+
+
+def test_auto_is_torch_without_an_onnx_file(tmp_path: Path) -> None:
+    assert choose_backend(Settings(), tmp_path, gpu=False) == "torch"
+
+
+def test_auto_keeps_gpus_and_reduced_dtypes_on_torch(with_onnx: Path) -> None:
+    assert choose_backend(Settings(), with_onnx, gpu=True) == "torch"
+    assert choose_backend(Settings(dtype="bfloat16"), with_onnx, gpu=False) == "torch"
+    assert choose_backend(Settings(dtype="float32"), with_onnx, gpu=False) == "onnx"
+
+
+def test_an_explicit_backend_wins(with_onnx: Path, tmp_path: Path) -> None:
+    assert choose_backend(Settings(backend="torch"), with_onnx, gpu=False) == "torch"
+    assert choose_backend(Settings(backend="onnx"), tmp_path, gpu=True) == "onnx"
+
+
+def test_backend_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKEND", "onnx")
+    assert Settings().backend == "onnx"
+    monkeypatch.setenv("BACKEND", "tensorrt")
+    with pytest.raises(ValueError, match="BACKEND"):
+        Settings()
+
+
+def test_gpu_visible_reads_the_driver_and_cuda_visible_devices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert not gpu_visible(tmp_path / "missing")
+    assert not gpu_visible(tmp_path)  # the driver is loaded but lists no GPU
+    (tmp_path / "0000:00:1e.0").mkdir()
+    assert gpu_visible(tmp_path)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert not gpu_visible(tmp_path)
+
+
+def test_onnx_without_a_file_names_the_export_command(tmp_path: Path) -> None:
+    spec = ModelSpec("embed", "embed", "BertModel", "bert", "mean", 128)
+    with pytest.raises(ModelLoadError, match="sagemaker-embeddings export"):
+        load_runner("onnx", ModelSource(tmp_path, "m"), spec, Settings(backend="onnx"))
+
+
+def test_onnx_refuses_reduced_dtypes(with_onnx: Path) -> None:
+    spec = ModelSpec("embed", "embed", "BertModel", "bert", "mean", 128)
+    settings = Settings(backend="onnx", dtype="float16")
+    with pytest.raises(ModelLoadError, match="float32 only"):
+        load_runner("onnx", ModelSource(with_onnx, "m"), spec, settings)
