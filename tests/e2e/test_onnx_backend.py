@@ -16,6 +16,7 @@ import pytest
 
 from sagemaker_embeddings.engine.engine import Engine
 from sagemaker_embeddings.engine.startup import load_engine
+from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.models.onnx_export import export_onnx
 from sagemaker_embeddings.settings import Settings
 from tests.reference import COSINE_BOUND, assert_close_rows, cosine, st_encode
@@ -199,3 +200,18 @@ def test_the_export_check_catches_a_graph_that_differs(exported: ModelDirs) -> N
         for parameter in model.encoder.parameters():
             parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.5)
     assert cosine_to_torch(model, spec, path / "onnx" / "model.onnx", names) < MIN_COSINE
+
+
+def test_a_graph_for_another_task_falls_back_to_torch_under_auto(
+    model_dirs: ModelDirs, tmp_path: Path
+) -> None:
+    # The SPLADE model exported as an embedder (no POOLING=splade): token states, no logits.
+    out = tmp_path / "splade-as-embedder"
+    export_onnx(model_dirs("splade"), out, Settings(model_id=str(model_dirs("splade"))))
+    engine = load_engine(settings(out, "auto", "splade"))
+    try:
+        assert engine.runner.backend == "torch"
+    finally:
+        engine.stop()
+    with pytest.raises(ModelLoadError, match="logits"):
+        load_engine(settings(out, "onnx", "splade"))

@@ -7,7 +7,7 @@ import time
 
 from sagemaker_embeddings.engine.engine import Engine
 from sagemaker_embeddings.engine.tokenize import InputTokenizer, load_tokenizer
-from sagemaker_embeddings.models.backend import choose_backend, load_runner
+from sagemaker_embeddings.models.backend import load_runner
 from sagemaker_embeddings.models.source import resolve_model_source
 from sagemaker_embeddings.models.task import detect
 from sagemaker_embeddings.settings import Settings
@@ -20,15 +20,12 @@ def load_engine(settings: Settings) -> Engine:
     started = time.perf_counter()
     source = resolve_model_source(settings)
     spec = detect(source.path, settings)
-    backend = choose_backend(settings, source.path)
+    runner = load_runner(source, spec, settings)
     # transformers' AutoTokenizer imports torch; the ONNX path reads tokenizer.json itself.
+    with_transformers = runner.backend == "torch"
     tokenizer = InputTokenizer(
-        load_tokenizer(
-            source.path, settings.trust_remote_code, with_transformers=backend == "torch"
-        ),
-        spec,
+        load_tokenizer(source.path, settings.trust_remote_code, with_transformers), spec
     )
-    runner = load_runner(backend, source, spec, settings)
     engine = Engine(source, spec, tokenizer, runner, settings)
     engine.start()  # warms up on each inference lane
     logger.info(

@@ -7,6 +7,7 @@ server on ONNX Runtime never imports torch or transformers' modeling code.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,10 +16,12 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from sagemaker_embeddings.errors import ModelLoadError
-from sagemaker_embeddings.models.capacity import Device, DTypeName
+from sagemaker_embeddings.models.capacity import Device, DTypeName, plan_capacity
 from sagemaker_embeddings.models.source import ModelSource
 from sagemaker_embeddings.models.task import ModelSpec
 from sagemaker_embeddings.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 BackendName = Literal["torch", "onnx"]
 
@@ -76,11 +79,12 @@ def choose_backend(settings: Settings, model_dir: Path, gpu: bool | None = None)
     return "onnx" if onnx_file(model_dir) is not None else "torch"
 
 
-def load_runner(
-    backend: BackendName, source: ModelSource, spec: ModelSpec, settings: Settings
-) -> Runner:
+def load_runner(source: ModelSource, spec: ModelSpec, settings: Settings) -> Runner:
+    """The runner BACKEND asks for. An ONNX file that auto found but that does not fit
+    the task (exported for another TASK or POOLING) falls back to torch, with a warning."""
+    backend = choose_backend(settings, source.path)
     if backend == "onnx":
-        from sagemaker_embeddings.models.onnx_runner import OnnxRunner
+        from sagemaker_embeddings.models.onnx_runner import OnnxGraphMismatch, OnnxRunner
 
         path = onnx_file(source.path)
         if path is None:
@@ -90,7 +94,13 @@ def load_runner(
             )
         if settings.dtype not in ("auto", "float32"):
             raise ModelLoadError(f"BACKEND=onnx runs float32 only, not DTYPE={settings.dtype}")
-        return OnnxRunner(source.path, path, spec)
+        threads = plan_capacity(settings, "cpu", "float32", spec.max_input_length)
+        try:
+            return OnnxRunner(source.path, path, spec, threads.threads_per_lane)
+        except OnnxGraphMismatch as exc:
+            if settings.backend == "onnx":
+                raise
+            logger.warning("%s; running on torch instead", exc)
     from sagemaker_embeddings.models.runner import ModelRunner
 
     return ModelRunner(source, spec, settings)

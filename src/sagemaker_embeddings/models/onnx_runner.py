@@ -25,6 +25,10 @@ from sagemaker_embeddings.models.task import ModelSpec, read_json
 logger = logging.getLogger(__name__)
 
 
+class OnnxGraphMismatch(ModelLoadError):
+    """The ONNX file's inputs or outputs do not fit the model's task."""
+
+
 def output_name(spec: ModelSpec) -> str:
     return "last_hidden_state" if spec.task == "embed" else "logits"
 
@@ -38,18 +42,23 @@ class OnnxRunner:
     device_type: Device = "cpu"
     dtype_name: DTypeName = "float32"
 
-    def __init__(self, model_dir: Path, path: Path, spec: ModelSpec) -> None:
+    def __init__(self, model_dir: Path, path: Path, spec: ModelSpec, threads: int) -> None:
         self.path = path
         self.spec = spec
         self.dense = DenseStack(spec.dense_layers)
         pad = read_json(model_dir / "config.json").get("pad_token_id")
         self.pad_token_id = int(pad) if isinstance(pad, int) else 0
-        self._session: Any = None
-        self._inputs: tuple[str, ...] = ()
         self._output = output_name(spec)
+        self._threads = threads
+        self._session, self._inputs = self._open(threads)
 
     def set_threads_per_pass(self, threads: int) -> None:
-        """Builds the session: its intra-op thread pool is sized once, at creation."""
+        # The session's intra-op pool is sized at creation: a new count needs a new one.
+        if threads != self._threads:
+            self._threads = threads
+            self._session, self._inputs = self._open(threads)
+
+    def _open(self, threads: int) -> tuple[Any, tuple[str, ...]]:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -70,12 +79,12 @@ class OnnxRunner:
         outputs = [o.name for o in session.get_outputs()]
         missing = {"input_ids", "attention_mask"} - set(inputs)
         if missing or self._output not in outputs:
-            raise ModelLoadError(
+            raise OnnxGraphMismatch(
                 f"{self.path} takes {list(inputs)} and gives {outputs}; {self.spec.task} needs "
                 f"input_ids and attention_mask in, {self._output} out (export it again with "
                 "`sagemaker-embeddings export`, with the same TASK and POOLING as the server)"
             )
-        self._session, self._inputs = session, inputs
+        return session, inputs
 
     def collate(
         self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]

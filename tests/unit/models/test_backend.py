@@ -67,11 +67,11 @@ def test_gpu_visible_reads_the_driver_and_cuda_visible_devices(
 def test_onnx_without_a_file_names_the_export_command(tmp_path: Path) -> None:
     spec = ModelSpec("embed", "embed", "BertModel", "bert", "mean", 128)
     with pytest.raises(ModelLoadError, match="sagemaker-embeddings export"):
-        load_runner("onnx", ModelSource(tmp_path, "m"), spec, Settings(backend="onnx"))
+        load_runner(ModelSource(tmp_path, "m"), spec, Settings(backend="onnx"))
 
 
 def test_onnx_refuses_reduced_dtypes(with_onnx: Path) -> None:
     spec = ModelSpec("embed", "embed", "BertModel", "bert", "mean", 128)
     settings = Settings(backend="onnx", dtype="float16")
     with pytest.raises(ModelLoadError, match="float32 only"):
-        load_runner("onnx", ModelSource(with_onnx, "m"), spec, settings)
+        load_runner(ModelSource(with_onnx, "m"), spec, settings)
