@@ -66,11 +66,14 @@ def assert_serves(
     container: Container, expected: list[float], from_opt_ml_model: bool = False
 ) -> float:
     """/ping reaches 200, /invocations embeds TEXT like sentence-transformers, and
-    /info names the model source we meant (the mount, or the embedded default)."""
+    /info names the model source we meant (the mount, or the embedded default) and its
+    backend: the embedded default was exported to ONNX at image build, a mounted model
+    without an ONNX file runs on torch."""
     waited = wait_for_ping(container)
     info = get_json(f"{container.url}/info")
     assert isinstance(info, dict)
     assert (info["model_id"] == "/opt/ml/model") == from_opt_ml_model, info
+    assert info["backend"] == ("torch" if from_opt_ml_model else "onnx"), info
     answer = post_json(f"{container.url}/invocations", {"inputs": TEXT})
     assert isinstance(answer, list), answer
     assert len(answer) == 1, answer
