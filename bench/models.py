@@ -7,8 +7,10 @@
 - ``minilm-reranker``: MiniLM's encoder under a one-label classification head (the shape
   of the ms-marco MiniLM-L6 cross-encoders); the head is random.
 
-Run as ``python -m bench.models CACHE_DIR`` (a subprocess, so the load generator never
-imports torch); prints one JSON object: name -> folder.
+Each also gets an ONNX copy, ``<name>-onnx`` (`sagemaker-embeddings export --out`), which
+the ``ours-onnx`` server runs. Run as ``python -m bench.models CACHE_DIR`` (a
+subprocess, so the load generator never imports torch); prints one JSON object: name ->
+folder.
 """
 
 from __future__ import annotations
@@ -91,12 +93,21 @@ def build_minilm_reranker(target: Path) -> None:
 
 def ensure_models(cache: Path) -> dict[str, Path]:
     """Build whatever is missing (a marker file says a folder is complete)."""
+    from sagemaker_embeddings.models.onnx_export import export_onnx
+
     builders = {"bert-base": build_bert_base, "minilm-reranker": build_minilm_reranker}
     paths = {name: model_path(cache, name) for name in NAMES}
     for name, build in builders.items():
         if not (paths[name] / BUILT_MARKER).exists():
             build(paths[name])
             (paths[name] / BUILT_MARKER).write_text("built by bench.models\n")
+    for name in NAMES:
+        exported = cache / "models" / f"{name}-onnx"
+        if not (exported / BUILT_MARKER).exists():
+            print(f"exporting {name} to ONNX", file=sys.stderr, flush=True)
+            export_onnx(paths[name], exported)
+            (exported / BUILT_MARKER).write_text("exported by bench.models\n")
+        paths[f"{name}-onnx"] = exported
     return paths
 
 

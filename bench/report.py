@@ -133,10 +133,11 @@ def versus_peers(results: Results) -> str:
             pick = min if name == "W3" else max
             best_peer, best = pick(peers, key=lambda item: item[1])
             cells = []
-            for dtype in ("float32", "bfloat16"):
-                ours = metric(server(results, "ours", _served(model, name), dtype), name)
+            for peer, dtype in (("ours", "float32"), ("ours", "bfloat16"),
+                                ("ours-onnx", "float32")):
+                ours = metric(server(results, peer, _served(model, name), dtype), name)
                 if ours is not None:
-                    cells.append(f"ours {dtype} {ours / best:.2f}x")
+                    cells.append(f"{peer} {dtype} {ours / best:.2f}x")
             if cells:
                 lines.append(f"  {model} {name}: {', '.join(cells)} the best float32 peer "
                              f"({best_peer}, {best:.1f}{' ms' if name == 'W3' else '/s'})")
@@ -182,6 +183,33 @@ def targets(results: Results) -> list[Target]:
     found.append(Target("peak resident memory, MiniLM float32",
                         None if ours32 is None else ours32["peak_rss_mb"], 600,
                         higher_is_better=False, unit=" MB"))
+    return found + onnx_targets(results)
+
+
+def onnx_targets(results: Results) -> list[Target]:
+    """Issue 15: BACKEND=onnx against torch (float32) and the in-process yardsticks."""
+    onnx = server(results, "ours-onnx", "minilm", "float32")
+    floor = (results["ceilings"].get("minilm/float32") or {}).get("load_floor_s")
+    cold = None if onnx is None else onnx["cold_start_s"]
+    w3, batch1 = metric(onnx, "W3"), ceiling(results, "minilm", "float32", "W3")
+    found = [
+        Target("onnx cold start to serving /ping, MiniLM", cold, 2.0,
+               higher_is_better=False, unit=" s"),
+        Target("onnx cold start / bare transformers load", _ratio(cold, floor), 0.5,
+               higher_is_better=False),
+        Target("onnx W3 p50 - in-process torch batch-1 latency",
+               None if w3 is None or batch1 is None else w3 - batch1, 0.0,
+               higher_is_better=False, unit=" ms"),
+    ]
+    for name in ("W1", "W2", "W4", "W5"):
+        model = _served("minilm", name)
+        found.append(Target(f"onnx {name} / torch {name} (float32)",
+                            _ratio(metric(server(results, "ours-onnx", model, "float32"), name),
+                                   metric(server(results, "ours", model, "float32"), name)),
+                            1.0))
+    found.append(Target("onnx peak resident memory, MiniLM",
+                        None if onnx is None else onnx["peak_rss_mb"], 400,
+                        higher_is_better=False, unit=" MB"))
     return found
 
 
@@ -192,12 +220,14 @@ def context(results: Results) -> list[str]:
     lines = []
     for dtype in ("float32", "bfloat16"):
         found = results["ceilings"].get(f"minilm/{dtype}") or {}
-        row = server(results, "ours", "minilm", dtype)
         floor = found.get("load_floor_s")
-        if floor is not None and row is not None and row["cold_start_s"] is not None:
-            lines.append(f"  MiniLM {dtype}: cold start {row['cold_start_s']:.2f} s; a bare "
-                         f"transformers load + one pass {floor:.2f} s "
-                         f"(ours {row['cold_start_s'] / floor:.2f}x that)")
+        for peer in ("ours", "ours-onnx"):
+            started = server(results, peer, "minilm", dtype)
+            if floor is not None and started is not None and started["cold_start_s"] is not None:
+                lines.append(f"  MiniLM {dtype}: {peer} cold start {started['cold_start_s']:.2f} s;"
+                             f" a bare transformers load + one pass {floor:.2f} s "
+                             f"({peer} {started['cold_start_s'] / floor:.2f}x that)")
+        row = server(results, "ours", "minilm", dtype)
         idle, w3 = found.get("batch1_short_after_idle_ms"), metric(row, "W3")
         if idle is not None and w3 is not None:
             lines.append(f"  MiniLM {dtype}: in-process batch-1 pass after 2 ms idle "

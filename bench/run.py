@@ -75,7 +75,7 @@ def parse_options(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 3 s per workload, MiniLM, peers ours+fifo")
+                        help="smoke run: 3 s per workload, MiniLM, ours, ours-onnx, fifo")
     parser.add_argument("--seconds", type=float, help="measured seconds per workload (15)")
     parser.add_argument("--peers", type=_csv, help=f"subset of {','.join(PEERS)}")
     parser.add_argument("--workloads", type=_csv, help="subset of W1,W2,W3,W4,W5")
@@ -87,7 +87,7 @@ def parse_options(argv: list[str] | None) -> Options:
                         help="peer environments and built models (default %(default)s)")
     args = parser.parse_args(argv)
     quick = bool(args.quick)
-    peers = args.peers or (("ours", "fifo") if quick else PEERS)
+    peers = args.peers or (("ours", "ours-onnx", "fifo") if quick else PEERS)
     workloads = args.workloads or tuple(WORKLOADS)
     for value, allowed in ((peers, PEERS), (workloads, tuple(WORKLOADS)),
                            (args.models or (), MODELS), (args.dtypes or (), DTYPES)):
@@ -178,7 +178,8 @@ def ceilings(options: Options, plans: list[ServerPlan], models: dict[str, str]) 
             args += ["--model", models[model], "--dtype", dtype,
                      "--seconds", str(options.ceiling_seconds)]
             found[f"{model}/{dtype}"] = _python_json(args, timeout=900)
-            if model == "minilm" and any(p.peer == "ours" and p.model == model for p in plans):
+            if model == "minilm" and any(p.peer in ("ours", "ours-onnx") and p.model == model
+                                         for p in plans):
                 say(f"bare transformers load (cold-start floor): {model} {dtype}")
                 found[f"{model}/{dtype}"] |= _python_json(
                     ["bench.ceiling", "load", "--model", models[model], "--dtype", dtype], 900)
@@ -266,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     results["servers"] = []
     for index, item in enumerate(plans):
         workdir = workroot / f"{index:02d}-{item.peer}-{item.model}-{item.dtype}"
-        results["servers"].append(run_server(options, item, Path(models[item.model]), workdir))
+        model_dir = models[item.model + ("-onnx" if item.peer == "ours-onnx" else "")]
+        results["servers"].append(run_server(options, item, Path(model_dir), workdir))
     RESULTS.mkdir(exist_ok=True)
     json_path = RESULTS / f"bench-{stamp}.json"
     checks = report.targets(results)
@@ -284,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\nAgainst the peers:")
     print(report.versus_peers(results) or "  (no peer ran)")
     print("\nTargets (issue 6):")
-    print("\n".join(t.line() for t in checks))
+    print("\n".join(t.line() for t in checks if not t.name.startswith("onnx")))
+    print("\nTargets (issue 15, BACKEND=onnx):")
+    print("\n".join(t.line() for t in checks if t.name.startswith("onnx")))
     print("\nContext (same run):")
     print("\n".join(results["context"]) or "  (not measured)")
     print(f"\nJSON: {json_path}\nchart: {chart_path}")

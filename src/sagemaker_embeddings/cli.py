@@ -10,6 +10,7 @@ the deploy subcommands without torch.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,13 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list[:1] == ["serve"]:
         return serve_main(args_list[1:])
 
-    from sagemaker_embeddings.deploy.cli import register
-
     parser = argparse.ArgumentParser(prog="sagemaker-embeddings", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_serve_parser(subparsers)
     _add_export_parser(subparsers)
-    register(subparsers)
+    # The image leaves the client-side tools out; serve and export work without them.
+    if importlib.util.find_spec("sagemaker_embeddings.deploy") is not None:
+        from sagemaker_embeddings.deploy.cli import register
+
+        register(subparsers)
     args = parser.parse_args(args_list)
     result: int = args.func(args)
     return result
