@@ -123,7 +123,7 @@ def _export(model: Any, spec: ModelSpec, path: Path) -> list[str]:
     batch, sequence = torch.export.Dim.DYNAMIC, torch.export.Dim.DYNAMIC
     try:
         torch.onnx.export(
-            Graph(),
+            Graph().eval(),
             tuple(torch.from_numpy(example[n]) for n in names),
             str(path),
             input_names=names,
