@@ -6,6 +6,8 @@
   shape only, so random weights measure what the real model would.
 - ``minilm-reranker``: MiniLM's encoder under a one-label classification head (the shape
   of the ms-marco MiniLM-L6 cross-encoders); the head is random.
+- ``minilm-onnx``: a copy of ``minilm`` with its ONNX export (``onnx/model.onnx``, written
+  and checked against torch by the server's own exporter), for the ``ours-onnx`` row.
 
 Run as ``python -m bench.models CACHE_DIR`` (a subprocess, so the load generator never
 imports torch); prints one JSON object: name -> folder.
@@ -21,7 +23,7 @@ from typing import Any
 from bench.texts import minilm_dir
 
 BUILT_MARKER = ".complete"
-NAMES = ("minilm", "bert-base", "minilm-reranker")
+NAMES = ("minilm", "bert-base", "minilm-reranker", "minilm-onnx")
 
 
 def model_path(cache: Path, name: str) -> Path:
@@ -89,9 +91,20 @@ def build_minilm_reranker(target: Path) -> None:
     _save(model.eval(), target)
 
 
+def build_minilm_onnx(target: Path) -> None:
+    """The export a user makes with `sagemaker-embeddings export --out`; a copy, so the
+    installed package folder (which the torch rows serve) stays without an ONNX file."""
+    from sagemaker_embeddings.models.onnx_export import export_onnx
+    from sagemaker_embeddings.settings import Settings
+
+    fields: dict[str, Any] = {"model_id": str(minilm_dir())}
+    export_onnx(minilm_dir(), out_dir=target, settings=Settings(**fields))
+
+
 def ensure_models(cache: Path) -> dict[str, Path]:
     """Build whatever is missing (a marker file says a folder is complete)."""
-    builders = {"bert-base": build_bert_base, "minilm-reranker": build_minilm_reranker}
+    builders = {"bert-base": build_bert_base, "minilm-reranker": build_minilm_reranker,
+                "minilm-onnx": build_minilm_onnx}
     paths = {name: model_path(cache, name) for name in NAMES}
     for name, build in builders.items():
         if not (paths[name] / BUILT_MARKER).exists():

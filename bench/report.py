@@ -10,6 +10,10 @@ from bench.workloads import WORKLOADS, WorkloadName
 
 Results = dict[str, Any]
 W3_ALLOWANCE_MS = 3.0
+# Issue 15's goals for the ONNX Runtime backend (ours-onnx), MiniLM float32.
+ONNX_COLD_START_S = 2.0
+ONNX_COLD_START_VS_FLOOR = 0.5
+ONNX_PEAK_RSS_MB = 400.0
 
 
 @dataclass(frozen=True)
@@ -133,10 +137,11 @@ def versus_peers(results: Results) -> str:
             pick = min if name == "W3" else max
             best_peer, best = pick(peers, key=lambda item: item[1])
             cells = []
-            for dtype in ("float32", "bfloat16"):
-                ours = metric(server(results, "ours", _served(model, name), dtype), name)
+            for peer, dtype in (("ours", "float32"), ("ours", "bfloat16"),
+                                ("ours-onnx", "float32")):
+                ours = metric(server(results, peer, _served(model, name), dtype), name)
                 if ours is not None:
-                    cells.append(f"ours {dtype} {ours / best:.2f}x")
+                    cells.append(f"{peer} {dtype} {ours / best:.2f}x")
             if cells:
                 lines.append(f"  {model} {name}: {', '.join(cells)} the best float32 peer "
                              f"({best_peer}, {best:.1f}{' ms' if name == 'W3' else '/s'})")
@@ -185,6 +190,39 @@ def targets(results: Results) -> list[Target]:
     return found
 
 
+def _figure(value: float | None, unit: str) -> str:
+    return "n/a" if value is None else f"{value:.1f}{unit}"
+
+
+def onnx_targets(results: Results) -> list[Target]:
+    """Issue 15: ours-onnx (BACKEND=onnx) against yardsticks of the same run: the bare
+    transformers load floor, the in-process torch batch-1 pass, and ours on torch. The
+    names carry both figures, so a miss reads with its size."""
+    onnx = server(results, "ours-onnx", "minilm", "float32")
+    torch = server(results, "ours", "minilm", "float32")
+    floor = (results["ceilings"].get("minilm/float32") or {}).get("load_floor_s")
+    cold = None if onnx is None else onnx["cold_start_s"]
+    found = [
+        Target("onnx cold start to serving /ping", cold, ONNX_COLD_START_S,
+               higher_is_better=False, unit=" s"),
+        Target(f"onnx cold start / bare transformers load floor ({_figure(cold, ' s')} vs "
+               f"{_figure(floor, ' s')})", _ratio(cold, floor), ONNX_COLD_START_VS_FLOOR,
+               higher_is_better=False),
+    ]
+    w3, b1 = metric(onnx, "W3"), ceiling(results, "minilm", "float32", "W3")
+    found.append(Target(f"onnx W3 p50 / in-process torch batch-1 ({_figure(w3, ' ms')} vs "
+                        f"{_figure(b1, ' ms')})", _ratio(w3, b1), 1.0,
+                        higher_is_better=False))
+    for name in ("W1", "W2", "W4"):
+        ours_onnx, ours_torch = metric(onnx, name), metric(torch, name)
+        found.append(Target(f"onnx {name} / ours on torch ({_figure(ours_onnx, '/s')} vs "
+                            f"{_figure(ours_torch, '/s')})", _ratio(ours_onnx, ours_torch), 1.0))
+    found.append(Target("onnx peak resident memory", None if onnx is None else
+                        onnx["peak_rss_mb"], ONNX_PEAK_RSS_MB, higher_is_better=False,
+                        unit=" MB"))
+    return found
+
+
 def context(results: Results) -> list[str]:
     """What a target's yardstick leaves out, measured in the same run: the start-up of a
     bare transformers script (no server can start faster in the same environment) and
@@ -224,7 +262,8 @@ def chart(results: Results, path: Path) -> None:
         rows = [(f"{r['peer']}\n{r['dtype']}", metric(r, name)) for r in results["servers"]
                 if _model_of(name, r["model"]) == model and metric(r, name) is not None]
         labels = [label for label, _ in rows]
-        colors = ["tab:blue" if label.startswith("ours") else "tab:gray" for label in labels]
+        colors = ["tab:green" if label.startswith("ours-onnx") else
+                  "tab:blue" if label.startswith("ours") else "tab:gray" for label in labels]
         axis.bar(range(len(rows)), [value or 0.0 for _, value in rows], color=colors)
         axis.set_xticks(range(len(rows)), labels, fontsize=7)
         title = WORKLOADS[cast(WorkloadName, name)].title

@@ -1,6 +1,8 @@
 """How to start each server, and how each one is asked for embeddings or scores.
 
 - ``ours``: `serve` from this project's virtual environment.
+- ``ours-onnx``: the same server with BACKEND=onnx, on a copy of the model folder that
+  holds its ONNX export (bench/models.py builds it; float32 only, embedders only).
 - ``fifo``: bench/peers/fifo_server.py in this project's environment.
 - ``aws``: sagemaker-huggingface-inference-toolkit on multi-model-server, with the
   user-written inference.py (bench/peers/aws_inference.py), in its own environment.
@@ -19,8 +21,10 @@ from bench.load import Request
 from bench.peers.environments import site_packages, venv_bin
 from bench.procs import Launch, Probe, free_port
 
-Peer = Literal["ours", "fifo", "aws", "infinity"]
-PEERS: tuple[Peer, ...] = ("ours", "fifo", "aws", "infinity")
+Peer = Literal["ours", "ours-onnx", "fifo", "aws", "infinity"]
+PEERS: tuple[Peer, ...] = ("ours", "ours-onnx", "fifo", "aws", "infinity")
+# Our server, by backend: the same program, so the same API and requests.
+OURS: tuple[Peer, ...] = ("ours", "ours-onnx")
 HERE = Path(__file__).parent
 PROJECT_BIN = Path(sys.executable).parent
 SERVED_NAME = "bench"
@@ -42,10 +46,10 @@ def launch(peer: Peer, model_dir: Path, task: str, dtype: str, max_length: int,
     tmp.mkdir(parents=True, exist_ok=True)
     env, port = _base_env(tmp), free_port()
     label = f"{peer}/{model_dir.name}/{dtype}"
-    if peer == "ours":
+    if peer in OURS:
         env.update(HF_MODEL_ID=str(model_dir), DTYPE=dtype, LISTEN_ADDRESS="127.0.0.1",
                    SAGEMAKER_BIND_TO_PORT=str(port), SAGEMAKER_BASE_DIR=str(workdir / "opt-ml"),
-                   LOG_LEVEL="warning")
+                   LOG_LEVEL="warning", BACKEND="onnx" if peer == "ours-onnx" else "torch")
         return Launch(label, [str(PROJECT_BIN / "serve")], env, port, PING)
     if peer == "fifo":
         env.update(MODEL_DIR=str(model_dir), DTYPE=dtype, PORT=str(port), TASK=task,
@@ -102,7 +106,7 @@ def _infinity_launch(label: str, model_dir: Path, task: str, dtype: str, cache: 
 def embed_request(peer: Peer, texts: list[str], single: bool) -> Request:
     """``single``: send one text as a bare string where the API allows it."""
     payload: str | list[str] = texts[0] if single else texts
-    if peer in ("ours", "fifo"):
+    if peer in (*OURS, "fifo"):
         return Request("/embed", {"inputs": payload}, len(texts))
     if peer == "aws":
         return Request("/invocations", {"inputs": payload}, len(texts))
@@ -112,7 +116,7 @@ def embed_request(peer: Peer, texts: list[str], single: bool) -> Request:
 def rerank_request(peer: Peer, query: str, passages: list[str]) -> Request | None:
     """None: the peer has no rerank API (the AWS toolkit's users would write another
     inference.py for a cross-encoder; not benchmarked)."""
-    if peer in ("ours", "fifo"):
+    if peer in (*OURS, "fifo"):
         return Request("/rerank", {"query": query, "texts": passages}, len(passages))
     if peer == "infinity":
         body = {"model": SERVED_NAME, "query": query, "documents": passages}

@@ -86,6 +86,21 @@ def test_default_model(cpu_image: str, expected: list[float]) -> None:
         print(f"cold start, docker run -> /ping 200: {time.monotonic() - started:.1f} s")
 
 
+def test_default_model_serves_on_onnx(cpu_image: str, expected: list[float]) -> None:
+    """The image build exported the embedded default model (issue 15), so with no model
+    given BACKEND=auto runs it on ONNX Runtime, and /embed still matches
+    sentence-transformers."""
+    with run_container(cpu_image) as container:
+        wait_for_ping(container)
+        info = get_json(f"{container.url}/info")
+        assert isinstance(info, dict)
+        assert info["backend"] == "onnx", (info, container.logs())
+        answer = post_json(f"{container.url}/embed", {"inputs": TEXT})
+        assert isinstance(answer, list), answer
+        assert len(answer) == 1, answer
+        assert cosine(answer[0], expected) >= MIN_COSINE, container.logs()
+
+
 def test_model_mounted_at_opt_ml_model(
     cpu_image: str, model_dir: Path, expected: list[float]
 ) -> None:
