@@ -6,11 +6,11 @@
   shape only, so random weights measure what the real model would.
 - ``minilm-reranker``: MiniLM's encoder under a one-label classification head (the shape
   of the ms-marco MiniLM-L6 cross-encoders); the head is random.
+- ``minilm-onnx``: a copy of ``minilm`` with its ONNX export (``onnx/model.onnx``, written
+  and checked against torch by the server's own exporter), for the ``ours-onnx`` row.
 
-Each also gets an ONNX copy, ``<name>-onnx`` (`sagemaker-embeddings export --out`), which
-the ``ours-onnx`` server runs. Run as ``python -m bench.models CACHE_DIR`` (a
-subprocess, so the load generator never imports torch); prints one JSON object: name ->
-folder.
+Run as ``python -m bench.models CACHE_DIR`` (a subprocess, so the load generator never
+imports torch); prints one JSON object: name -> folder.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from bench.texts import minilm_dir
 
 BUILT_MARKER = ".complete"
-NAMES = ("minilm", "bert-base", "minilm-reranker")
+NAMES = ("minilm", "bert-base", "minilm-reranker", "minilm-onnx")
 
 
 def model_path(cache: Path, name: str) -> Path:
@@ -91,23 +91,25 @@ def build_minilm_reranker(target: Path) -> None:
     _save(model.eval(), target)
 
 
+def build_minilm_onnx(target: Path) -> None:
+    """The export a user makes with `sagemaker-embeddings export --out`; a copy, so the
+    installed package folder (which the torch rows serve) stays without an ONNX file."""
+    from sagemaker_embeddings.models.onnx_export import export_onnx
+    from sagemaker_embeddings.settings import Settings
+
+    fields: dict[str, Any] = {"model_id": str(minilm_dir())}
+    export_onnx(minilm_dir(), out_dir=target, settings=Settings(**fields))
+
+
 def ensure_models(cache: Path) -> dict[str, Path]:
     """Build whatever is missing (a marker file says a folder is complete)."""
-    from sagemaker_embeddings.models.onnx_export import export_onnx
-
-    builders = {"bert-base": build_bert_base, "minilm-reranker": build_minilm_reranker}
+    builders = {"bert-base": build_bert_base, "minilm-reranker": build_minilm_reranker,
+                "minilm-onnx": build_minilm_onnx}
     paths = {name: model_path(cache, name) for name in NAMES}
     for name, build in builders.items():
         if not (paths[name] / BUILT_MARKER).exists():
             build(paths[name])
             (paths[name] / BUILT_MARKER).write_text("built by bench.models\n")
-    for name in NAMES:
-        exported = cache / "models" / f"{name}-onnx"
-        if not (exported / BUILT_MARKER).exists():
-            print(f"exporting {name} to ONNX", file=sys.stderr, flush=True)
-            export_onnx(paths[name], exported)
-            (exported / BUILT_MARKER).write_text("exported by bench.models\n")
-        paths[f"{name}-onnx"] = exported
     return paths
 
 

@@ -230,7 +230,9 @@ def build_image(
     ``tag`` is a full image reference (``repo:tag``); the default is
     ``sagemaker-embeddings:<image_tag(flavor)>``. ``wheelhouse`` is a folder of wheels
     pip may use instead of an index; with ``offline`` it must hold every dependency.
-    ``model_dir`` bakes a model folder in at /opt/ml/model. Build output streams to
+    ``model_dir`` bakes a model folder in at /opt/ml/model; the CPU flavor's Dockerfile
+    exports it to ONNX there, with the image's own torch and onnxruntime, so the host
+    needs neither (a folder that ships an ONNX file keeps it). Build output streams to
     stdout unless ``quiet``. ``network="host"`` lets RUN steps use the host's network;
     ``"none"`` proves an offline build needs no network (apt layers must be cached).
     ``no_cache`` rebuilds every layer.
@@ -275,7 +277,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bake-model",
         type=Path,
         dest="model_dir",
-        help="bake this local model folder in at /opt/ml/model",
+        help="bake this local model folder in at /opt/ml/model (the cpu flavor also "
+        "exports it to ONNX inside the build, for BACKEND=auto)",
     )
     parser.add_argument("--source-dir", type=Path, help="repository to build (default: this one)")
     parser.add_argument(

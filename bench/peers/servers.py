@@ -1,8 +1,8 @@
 """How to start each server, and how each one is asked for embeddings or scores.
 
-- ``ours``: `serve` from this project's virtual environment (torch).
-- ``ours-onnx``: the same `serve` with BACKEND=onnx, on a copy of the model folder
-  holding its `sagemaker-embeddings export` (float32 only).
+- ``ours``: `serve` from this project's virtual environment.
+- ``ours-onnx``: the same server with BACKEND=onnx, on a copy of the model folder that
+  holds its ONNX export (bench/models.py builds it; float32 only, embedders only).
 - ``fifo``: bench/peers/fifo_server.py in this project's environment.
 - ``aws``: sagemaker-huggingface-inference-toolkit on multi-model-server, with the
   user-written inference.py (bench/peers/aws_inference.py), in its own environment.
@@ -23,6 +23,7 @@ from bench.procs import Launch, Probe, free_port
 
 Peer = Literal["ours", "ours-onnx", "fifo", "aws", "infinity"]
 PEERS: tuple[Peer, ...] = ("ours", "ours-onnx", "fifo", "aws", "infinity")
+# Our server, by backend: the same program, so the same API and requests.
 OURS: tuple[Peer, ...] = ("ours", "ours-onnx")
 HERE = Path(__file__).parent
 PROJECT_BIN = Path(sys.executable).parent

