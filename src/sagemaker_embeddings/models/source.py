@@ -24,6 +24,16 @@ _CONFIG_PATTERNS = [
 ]
 _SAFETENSORS_PATTERNS = ["*.safetensors", "*/*.safetensors"]
 _PICKLE_PATTERNS = ["pytorch_model*.bin", "*/pytorch_model.bin"]
+# A repository's ONNX export (Hugging Face's layout), fetched only where BACKEND may
+# run it: on CPU, unless BACKEND=torch (models/backend.py decides from the files).
+_ONNX_PATTERNS = ["onnx/model.onnx", "onnx/model.onnx_data"]
+
+
+def weight_patterns(settings: Settings, gpu: bool) -> list[str]:
+    """The weight files a hub download asks for first (pickle files come only later,
+    where a repository has no safetensors and the settings allow them)."""
+    wants_onnx = settings.backend == "onnx" or (settings.backend == "auto" and not gpu)
+    return _SAFETENSORS_PATTERNS + (_ONNX_PATTERNS if wants_onnx else [])
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,8 @@ def _download(repo_id: str, settings: Settings) -> ModelSource:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+    from sagemaker_embeddings.models.backend import gpu_visible
+
     token = settings.hf_token.get_secret_value() if settings.hf_token else None
     cache_dir = str(settings.huggingface_hub_cache) if settings.huggingface_hub_cache else None
 
@@ -80,7 +92,7 @@ def _download(repo_id: str, settings: Settings) -> ModelSource:
         )
 
     try:
-        path = fetch(_CONFIG_PATTERNS + _SAFETENSORS_PATTERNS)
+        path = fetch(_CONFIG_PATTERNS + weight_patterns(settings, gpu_visible()))
         if not any(path.glob("*.safetensors")):
             if not settings.allow_pickle_weights:
                 raise ModelLoadError(

@@ -75,3 +75,13 @@ def test_onnx_refuses_reduced_dtypes(with_onnx: Path) -> None:
     settings = Settings(backend="onnx", dtype="float16")
     with pytest.raises(ModelLoadError, match="float32 only"):
         load_runner(ModelSource(with_onnx, "m"), spec, settings)
+
+
+def test_hub_downloads_fetch_the_onnx_export_only_where_it_can_run() -> None:
+    from sagemaker_embeddings.models.source import weight_patterns
+
+    assert "onnx/model.onnx" in weight_patterns(Settings(), gpu=False)
+    assert "onnx/model.onnx" not in weight_patterns(Settings(), gpu=True)
+    assert "onnx/model.onnx" not in weight_patterns(Settings(backend="torch"), gpu=False)
+    assert "onnx/model.onnx" in weight_patterns(Settings(backend="onnx"), gpu=True)
+    assert "*.safetensors" in weight_patterns(Settings(backend="onnx"), gpu=False)
