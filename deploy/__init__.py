@@ -4,7 +4,7 @@ Importable with the light base install: nothing here imports torch or the server
 boto3 (the ``deploy`` extra) is imported only when a function needs it.
 """
 
-from sagemaker_embeddings.deploy.catalog import Catalog, Flavor, Region, Repository, load_catalog
-from sagemaker_embeddings.deploy.image_uri import get_image_uri
+from .catalog import Catalog, Flavor, Region, Repository, load_catalog
+from .image_uri import get_image_uri
 
 __all__ = ["Catalog", "Flavor", "Region", "Repository", "get_image_uri", "load_catalog"]

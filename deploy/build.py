@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from sagemaker_embeddings.deploy.catalog import DEFAULT_REPOSITORY, FLAVORS, Flavor
+from .catalog import DEFAULT_REPOSITORY, FLAVORS, Flavor
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -150,7 +150,9 @@ def source_revision(source_dir: Path) -> str:
     if not commit:
         return "unknown"
     # Untracked files count too: the build copies them.
-    dirty = git("status", "--porcelain", "--", "src", "deploy", "container", "pyproject.toml")
+    dirty = git(
+        "status", "--porcelain", "--", "src", "deploy", "container", "pyproject.toml", "setup.py"
+    )
     return f"{commit}-dirty" if dirty else commit
 
 
@@ -169,13 +171,14 @@ def stage_context(
     normal, no_deps = serve_requirements(source_dir)
     (context / "requirements.txt").write_text("\n".join(normal) + "\n")
     (context / "requirements-nodeps.txt").write_text("\n".join(no_deps) + "\n")
-    shutil.copy2(source_dir / "pyproject.toml", context / "pyproject.toml")
+    for name in ("pyproject.toml", "setup.py"):
+        shutil.copy2(source_dir / name, context / name)
     readme = source_dir / "README.md"
     # pyproject names README.md as the long description; the wheel build needs the file.
     (context / "README.md").write_text(readme.read_text() if readme.is_file() else "")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    # src/sagemaker_embeddings/deploy links to deploy/; copytree follows links, so the
-    # context holds real files (the engine would not follow a link out of the context).
+    # src/ only: without deploy/ next to it, setup.py leaves the deploy package out of the
+    # wheel the image builds, so the client-side tooling never reaches the image.
     shutil.copytree(source_dir / "src", context / "src", ignore=ignore)
     (context / "wheelhouse").mkdir()
     if wheelhouse is not None:

@@ -1,7 +1,7 @@
 """regions.json as typed values: regions with their registry account, and image repositories.
 
-The JSON file at the repository root is the single source of truth; it ships inside this
-package (``deploy/regions.json`` links to it) so an installed package reads the same data.
+The JSON file at the repository root is the single source of truth; the wheel build copies it
+into this package (setup.py), so an installed package reads the same data.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 Flavor = Literal["cpu", "gpu"]
@@ -121,6 +122,10 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
 @cache
 def load_catalog() -> Catalog:
     """The catalog shipped with this package (read once)."""
-    source = resources.files("sagemaker_embeddings.deploy").joinpath("regions.json")
+    source = resources.files(__name__.rpartition(".")[0]) / "regions.json"
+    if not source.is_file():
+        # An editable install imports this package straight from the checkout's deploy/
+        # folder, where no copy is kept: the file is then the one at the repository root.
+        source = Path(__file__).resolve().parents[1] / "regions.json"
     text = source.read_text(encoding="utf-8")
     return parse_catalog(json.loads(text))

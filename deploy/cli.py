@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import TypeAlias
 
-from sagemaker_embeddings.deploy import build, publish
-from sagemaker_embeddings.deploy.catalog import DEFAULT_REPOSITORY, FLAVORS, load_catalog
-from sagemaker_embeddings.deploy.image_uri import get_image_uri
+from . import build, publish
+from .catalog import DEFAULT_REPOSITORY, FLAVORS, load_catalog
+from .image_uri import get_image_uri
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 

@@ -11,7 +11,7 @@ import os
 import re
 from typing import Protocol, cast
 
-from sagemaker_embeddings.deploy.catalog import (
+from .catalog import (
     DEFAULT_REPOSITORY,
     FLAVORS,
     Flavor,

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from sagemaker_embeddings.deploy import build
-from sagemaker_embeddings.deploy.catalog import DEFAULT_REPOSITORY, FLAVORS, Flavor, load_catalog
-from sagemaker_embeddings.deploy.image_uri import resolve_region
-from sagemaker_embeddings.deploy.registry import (
+from . import build
+from .catalog import DEFAULT_REPOSITORY, FLAVORS, Flavor, load_catalog
+from .image_uri import resolve_region
+from .registry import (
     Docker,
     PublishError,
     ecr_login,

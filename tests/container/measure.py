@@ -56,7 +56,7 @@ def edited_copy(target: Path) -> Path:
     """A copy of the tree with one source file changed, as an engineer's edit would."""
     for name in ("src", "deploy", "container"):
         shutil.copytree(ROOT / name, target / name, symlinks=True)
-    for name in ("pyproject.toml", "regions.json", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "regions.json", "README.md"):
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, target / name)
     with (target / "src" / "sagemaker_embeddings" / "__init__.py").open("a") as handle:

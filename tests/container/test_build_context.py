@@ -54,13 +54,12 @@ def test_context_holds_only_what_the_image_needs(tmp_path: Path) -> None:
     build.stage_context(ROOT, context, wheelhouse, model_dir=None)
     assert sorted(p.name for p in context.iterdir()) == [
         "README.md", "model", "pyproject.toml", "requirements-nodeps.txt",
-        "requirements.txt", "src", "wheelhouse",
+        "requirements.txt", "setup.py", "src", "wheelhouse",
     ]  # fmt: skip
     assert not any(context.rglob("__pycache__"))
-    # deploy/ reaches the context through the package's symlink, as real files.
-    deploy = context / "src" / "sagemaker_embeddings" / "deploy"
-    assert (deploy / "build.py").is_file()
-    assert not deploy.is_symlink()
+    # The client-side deploy package stays out of the image: no copy of it anywhere.
+    assert (context / "src" / "sagemaker_embeddings" / "cli.py").is_file()
+    assert not any(p.name == "deploy" or p.name == "regions.json" for p in context.rglob("*"))
     assert list((context / "wheelhouse").iterdir()) == [
         context / "wheelhouse" / "demo-1.0-py3-none-any.whl"
     ]

@@ -107,33 +107,54 @@ def test_the_blocker_does_block() -> None:
     assert "blocked import of sagemaker_embeddings.engine" in done.stderr
 
 
-def _build_wheel(tmp_path: Path) -> Path:
-    """Build a wheel from a copy of the tree (symlinks kept), so the checkout stays clean."""
+DEPLOY_PREFIX = "sagemaker_embeddings/deploy/"
+
+
+def _build_wheel(source: Path, dist: Path) -> Path:
+    """Build a wheel of ``source`` (a copy of the tree, so the checkout stays clean)."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(dist), str(source)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = dist.glob("sagemaker_embeddings-*.whl")
+    return wheel
+
+
+def _copy_tree(tmp_path: Path) -> Path:
     source = tmp_path / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "regions.json"):
+    for name in ("pyproject.toml", "setup.py", "regions.json"):
         shutil.copy2(REPO_ROOT / name, source / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     for name in ("src", "deploy"):
-        shutil.copytree(REPO_ROOT / name, source / name, symlinks=True, ignore=ignore)
+        shutil.copytree(REPO_ROOT / name, source / name, ignore=ignore)
     (source / "README.md").write_text("")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path / "dist"), str(source)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    (wheel,) = (tmp_path / "dist").glob("sagemaker_embeddings-*.whl")
-    return wheel
+    return source
+
+
+def test_the_repository_holds_no_symlinks() -> None:
+    # Mode 120000 is git's symlink; a link breaks on Windows checkouts, in sdists and in
+    # build contexts, which is why deploy/ is mapped into the package by setup.py instead.
+    listed = subprocess.run(
+        ["git", "ls-files", "-s"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert listed.strip()
+    assert [line for line in listed.splitlines() if line.startswith("120000 ")] == []
 
 
 def test_a_built_wheel_ships_regions_json_and_works_with_the_standard_library_only(
     tmp_path: Path,
 ) -> None:
-    wheel = _build_wheel(tmp_path)
+    wheel = _build_wheel(_copy_tree(tmp_path), tmp_path / "dist")
     with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
         shipped = archive.read("sagemaker_embeddings/deploy/regions.json")
         archive.extractall(tmp_path / "site")
     assert shipped == (REPO_ROOT / "regions.json").read_bytes()
+    shipped_deploy = {n.rpartition("/")[2] for n in names if n.startswith(DEPLOY_PREFIX)}
+    modules = {p.name for p in (REPO_ROOT / "deploy").glob("*.py")}
+    assert shipped_deploy == {*modules, "regions.json"}
     # -S: no site-packages at all, so only the standard library and the wheel's files.
     out = _run(
         f"""
@@ -148,3 +169,16 @@ def test_a_built_wheel_ships_regions_json_and_works_with_the_standard_library_on
     assert out.strip() == (
         "281123927165.dkr.ecr.us-isob-east-1.sc2s.sgov.gov/tei:2.0.1-tei1.8.2-gpu-py310-cu122-ubuntu22.04"
     )
+
+
+def test_the_wheel_the_image_builds_leaves_the_deploy_package_out(tmp_path: Path) -> None:
+    from sagemaker_embeddings.deploy import build
+
+    context = tmp_path / "context"
+    context.mkdir()
+    build.stage_context(REPO_ROOT, context, wheelhouse=None, model_dir=None)
+    wheel = _build_wheel(context, tmp_path / "dist")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "sagemaker_embeddings/cli.py" in names
+    assert [n for n in names if "deploy" in n.split("/") or n.endswith("regions.json")] == []
