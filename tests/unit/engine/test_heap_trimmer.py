@@ -62,11 +62,16 @@ def test_zero_interval_never_starts() -> None:
 
 def test_the_engine_runs_the_trimmer_without_http(model_dirs: Callable[[str], Path]) -> None:
     # Toolkit mode has no HTTP app: MALLOC_TRIM_SECONDS must work with the engine alone.
+    def trimmers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "malloc-trim"}
+
+    others = trimmers()  # engines of other tests in this process may have their own
     settings = Settings(model_id=str(model_dirs("bert")), dtype="float32", malloc_trim_seconds=0.05)
     engine = load_engine(settings)
     try:
-        assert "malloc-trim" in {t.name for t in threading.enumerate()}
+        ours = trimmers() - others
+        assert len(ours) == 1
     finally:
         engine.stop()
     # stop() waits for the thread, so no sleep is needed however loaded the machine is.
-    assert "malloc-trim" not in {t.name for t in threading.enumerate()}
+    assert not any(t.is_alive() for t in ours)
