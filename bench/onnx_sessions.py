@@ -1,12 +1,15 @@
 """ONNX Runtime lanes: one session shared by two lane threads against one session each.
 
     .venv/bin/python -m bench.onnx_sessions MODEL_DIR [--seconds 4]
+    .venv/bin/python -m bench.onnx_sessions MODEL_DIR --arena   # memory arena on/off
 
 MODEL_DIR must hold onnx/model.onnx (``sagemaker-embeddings export``). Each way runs
 in a fresh subprocess (peak RSS is per process): two Python threads call ``run`` with
 one intra-op thread each, as the server's two CPU lanes do, for a few batch shapes.
 Prints inputs/s per shape and the process's peak RSS; loops are bounded by time.
 The measurement behind models/onnx_runner.py's shared session (bench/notes/onnx.md).
+``--arena`` instead runs one shared session with ONNX Runtime's CPU memory arena on and
+off, the two lanes cycling through mixed batch shapes (1-32 inputs, up to 256 tokens).
 """
 
 from __future__ import annotations
@@ -29,6 +32,43 @@ def _lane(session: object, feed: dict[str, object], deadline: float, counts: lis
     while time.perf_counter() < deadline and counts[index] < 100_000:
         session.run(None, feed)  # type: ignore[attr-defined]
         counts[index] += 1
+
+
+MIXED = ((4, 251), (32, 32), (1, 10), (2, 256), (8, 120), (16, 60), (4, 256))
+
+
+def measure_arena(model: Path, arena: bool, passes: int = 30) -> dict[str, float]:
+    import numpy as np
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.enable_cpu_mem_arena = arena
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(str(model / "onnx" / "model.onnx"), sess_options=options,
+                                   providers=["CPUExecutionProvider"])
+    names = {i.name for i in session.get_inputs()}
+    done = [0] * LANES
+
+    def lane(index: int) -> None:
+        rng = np.random.default_rng(index)
+        for step in range(passes):
+            batch, tokens = MIXED[(step + index) % len(MIXED)]
+            ids = rng.integers(1000, 5000, (batch, tokens))
+            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+            if "token_type_ids" in names:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            session.run(None, feed)
+            done[index] += batch
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=lane, args=(i,)) for i in range(LANES)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"inputs_per_s": sum(done) / (time.perf_counter() - started),
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def measure(model: Path, shared: bool, seconds: float) -> dict[str, float]:
@@ -71,10 +111,25 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path)
     parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--child", choices=("shared", "per-lane"), help=argparse.SUPPRESS)
+    parser.add_argument("--arena", action="store_true", help="compare the memory arena on/off")
+    parser.add_argument("--child", choices=("shared", "per-lane", "arena-on", "arena-off"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child in ("arena-on", "arena-off"):
+        print(json.dumps(measure_arena(args.model, args.child == "arena-on")))
+        return
     if args.child:
         print(json.dumps(measure(args.model, args.child == "shared", args.seconds)))
+        return
+    if args.arena:
+        for way in ("arena-on", "arena-off"):
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.onnx_sessions", str(args.model), "--child", way],
+                capture_output=True, text=True, timeout=300, check=True,
+                cwd=Path(__file__).parent.parent)
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"{way}: {figures['inputs_per_s']:.1f} inputs/s, peak RSS "
+                  f"{figures['peak_rss_mib']:.0f} MiB", flush=True)
         return
     for way in ("shared", "per-lane"):
         done = subprocess.run(
