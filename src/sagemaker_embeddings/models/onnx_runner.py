@@ -9,7 +9,6 @@ modules and SPLADE run in numpy (models/numpy_heads.py).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -21,8 +20,6 @@ from sagemaker_embeddings.models.capacity import Device, DTypeName
 from sagemaker_embeddings.models.collate import PaddedBatch, pad_batch
 from sagemaker_embeddings.models.numpy_heads import DenseStack, pool, splade
 from sagemaker_embeddings.models.task import ModelSpec, read_json
-
-logger = logging.getLogger(__name__)
 
 
 class OnnxGraphMismatch(ModelLoadError):
