@@ -15,10 +15,6 @@ class PaddedBatch:
     token_type_ids: np.ndarray | None  # int64 [batch, width], for models that take them
     lengths: tuple[int, ...]
 
-    @property
-    def padded(self) -> bool:
-        return min(self.lengths) != max(self.lengths)
-
 
 def pad_batch(
     ids: Sequence[Sequence[int]],

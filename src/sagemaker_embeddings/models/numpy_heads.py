@@ -1,7 +1,7 @@
 """Pooling, SPLADE and sentence-transformers Dense modules in numpy (the ONNX path).
 
 The same arithmetic as models/pooling.py and models/heads.py, which run on torch
-tensors; tests/unit/models check both against sentence-transformers.
+tensors; tests/e2e/test_onnx_backend.py checks both against sentence-transformers.
 """
 
 from __future__ import annotations
