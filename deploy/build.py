@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,9 @@ else:  # pragma: no cover - Python 3.10 needs the backport
     import tomli as tomllib
 
 TORCH_VERSION = "2.13.0"
+# What SageMaker's ml.* hosts run: every build is for this platform, whatever the host
+# (an Apple-silicon laptop would otherwise make an arm64 image that fails on SageMaker).
+PLATFORM = "linux/amd64"
 IMAGE_NAME = DEFAULT_REPOSITORY
 DOCKERFILE = Path("container") / "Dockerfile"
 # Installed with --no-deps: the embedded default model's package depends on
@@ -117,6 +121,24 @@ def image_tag(flavor: str, source_dir: Path | None = None) -> str:
     spec = flavor_of(flavor)
     python = spec.python.replace(".", "")
     return f"{project_version(source_dir)}-{spec.name}-py{python}-{spec.accelerator}-{spec.os}"
+
+
+_RELEASE_SUFFIX = re.compile(r"^[0-9a-f]{12}(-dirty)?$")
+
+
+def release_tag(tag: str, revision: str) -> str | None:
+    """The immutable tag ``<tag>-<git sha12>`` (``-dirty`` for a modified tree) of an image
+    built from ``revision`` (see :func:`source_revision`); None when that is unknown."""
+    commit, _, dirty = revision.partition("-")
+    if not re.fullmatch(r"[0-9a-f]{12,64}", commit):
+        return None
+    return f"{tag}-{commit[:12]}{'-dirty' if dirty else ''}"
+
+
+def is_release_tag(candidate: str, tag: str) -> bool:
+    """Whether ``candidate`` is a release tag of ``tag``."""
+    prefix = f"{tag}-"
+    return candidate.startswith(prefix) and bool(_RELEASE_SUFFIX.match(candidate[len(prefix) :]))
 
 
 def default_reference(flavor: str, source_dir: Path | None = None) -> str:
@@ -214,6 +236,27 @@ def build_args(
     }
 
 
+def _has_buildx(docker: str) -> bool:
+    try:
+        done = subprocess.run([docker, "buildx", "version"], capture_output=True, check=False)
+    except FileNotFoundError:
+        return False
+    return done.returncode == 0
+
+
+def platform_options(docker: str = "docker") -> list[str]:
+    """``docker build`` options that make one linux/amd64 image with a Docker v2 manifest.
+
+    With BuildKit (buildx), provenance and SBOM attestations would turn the tag into an
+    image index, which SageMaker refuses; ``type=docker`` output loads the image with
+    Docker media types. The classic builder makes neither, and knows only ``--platform``.
+    """
+    options = ["--platform", PLATFORM]
+    if _has_buildx(docker):
+        options += ["--provenance=false", "--sbom=false", "--output", "type=docker"]
+    return options
+
+
 def build_image(
     flavor: str,
     tag: str | None = None,
@@ -251,6 +294,7 @@ def build_image(
         context = Path(tmp)
         stage_context(root, context, wheelhouse, model_dir)
         command = [docker, "build", "--file", str(root / DOCKERFILE), "--tag", reference]
+        command += platform_options(docker)
         if network:
             command += ["--network", network]
         if no_cache:

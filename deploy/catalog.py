@@ -1,7 +1,12 @@
-"""regions.json as typed values: regions with their registry account, and image repositories.
+"""regions.json as typed values: the regions images can live in, and image repositories.
 
 The JSON file at the repository root is the single source of truth; the wheel build copies it
 into this package (setup.py), so an installed package reads the same data.
+
+Two kinds of repository live in two kinds of registry. This project's images are built and
+published by their user, into their own account: any region with SageMaker and ECR will do.
+The Hugging Face TEI DLC lives in AWS's accounts, one per region, and only where it is
+published; those accounts are never a place to push to.
 """
 
 from __future__ import annotations
@@ -22,19 +27,22 @@ DEFAULT_REPOSITORY = "sagemaker-embeddings"
 _ACCOUNT = re.compile(r"^\d{12}$")
 
 
+RegistryKind = Literal["own-account", "tei-dlc"]
+REGISTRY_KINDS: tuple[RegistryKind, ...] = get_args(RegistryKind)
+
+
 @dataclass(frozen=True)
 class Region:
-    """One AWS region: where its image registry lives."""
+    """One AWS region with SageMaker and ECR: its partition, and the TEI DLC's account there."""
 
     name: str
-    account: str
     partition: str
     dns_suffix: str
+    tei_dlc_account: str | None = None
 
-    @property
-    def registry(self) -> str:
-        """The ECR registry host, e.g. ``683313688378.dkr.ecr.us-east-1.amazonaws.com``."""
-        return f"{self.account}.dkr.ecr.{self.name}.{self.dns_suffix}"
+    def ecr_host(self, account: str) -> str:
+        """``account``'s ECR host here: ``123456789012.dkr.ecr.eu-west-1.amazonaws.com``."""
+        return f"{account}.dkr.ecr.{self.name}.{self.dns_suffix}"
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class Repository:
     """An image repository: its versions, each with one tag per flavor it is built for."""
 
     name: str
+    registry: RegistryKind
     default_version: str
     aliases: dict[str, str]
     versions: dict[str, dict[Flavor, str]]
@@ -72,13 +81,26 @@ class Catalog:
     repositories: dict[str, Repository]
 
     def region(self, name: str) -> Region:
-        """The region called ``name``; a ValueError lists the valid ones."""
-        try:
-            return self.regions[name]
-        except KeyError:
+        """The region called ``name`` (SageMaker and ECR exist there); a ValueError lists them.
+
+        A region newer than regions.json is taken from botocore's endpoint data, when
+        botocore is installed and lists both services there.
+        """
+        found = self.regions.get(name) or _region_from_botocore(name)
+        if found is None:
+            known = ", ".join(self.regions)
+            raise ValueError(f"Unknown region {name!r}. Regions with SageMaker and ECR: {known}.")
+        return found
+
+    def tei_dlc_region(self, name: str) -> Region:
+        """The region called ``name`` where the TEI DLC is published; a ValueError lists them."""
+        found = self.regions.get(name)
+        if found is None or found.tei_dlc_account is None:
+            dlc = [r.name for r in self.regions.values() if r.tei_dlc_account]
             raise ValueError(
-                f"Unknown region {name!r}. Valid regions: {', '.join(self.regions)}."
-            ) from None
+                f"Unknown region {name!r} for the TEI DLC. Valid regions: {', '.join(dlc)}."
+            )
+        return found
 
     def repository(self, name: str) -> Repository:
         """The repository called ``name``; a ValueError lists the valid ones."""
@@ -90,11 +112,39 @@ class Catalog:
             ) from None
 
 
-def _parse_region(name: str, raw: dict[str, Any]) -> Region:
-    account = str(raw["account"])
-    if not _ACCOUNT.match(account):
-        raise ValueError(f"regions.json: region {name!r} has a malformed account {account!r}")
-    return Region(name, account, str(raw["partition"]), str(raw["dns_suffix"]))
+def _region_from_botocore(name: str) -> Region | None:
+    try:
+        import botocore.loaders
+    except ImportError:  # the light base install: regions.json is all there is
+        return None
+    endpoints: dict[str, Any] = botocore.loaders.create_loader().load_data("endpoints")
+    for partition in endpoints["partitions"]:
+        services = partition.get("services", {})
+        if name in partition.get("regions", {}) and all(
+            name in services.get(service, {}).get("endpoints", {})
+            for service in ("api.sagemaker", "api.ecr")
+        ):
+            return Region(name, str(partition["partition"]), str(partition["dnsSuffix"]))
+    return None
+
+
+def _parse_regions(data: dict[str, Any]) -> dict[str, Region]:
+    dlc_accounts: dict[str, str] = {str(k): str(v) for k, v in data["tei_dlc_accounts"].items()}
+    regions: dict[str, Region] = {}
+    for partition, raw in data["partitions"].items():
+        for name in raw["regions"]:
+            if name in regions:
+                raise ValueError(f"regions.json: region {name!r} is in two partitions")
+            account = dlc_accounts.get(name)
+            if account is not None and not _ACCOUNT.match(account):
+                raise ValueError(
+                    f"regions.json: region {name!r} has a malformed account {account!r}"
+                )
+            regions[name] = Region(name, str(partition), str(raw["dns_suffix"]), account)
+    unknown = set(dlc_accounts) - set(regions)
+    if unknown:
+        raise ValueError(f"regions.json: TEI DLC accounts for unlisted regions {sorted(unknown)}")
+    return dict(sorted(regions.items()))
 
 
 def _parse_repository(name: str, raw: dict[str, Any]) -> Repository:
@@ -105,7 +155,13 @@ def _parse_repository(name: str, raw: dict[str, Any]) -> Repository:
             raise ValueError(f"regions.json: {name} {version} has unknown flavors {unknown}")
         versions[version] = {cast(Flavor, f): str(t) for f, t in tags.items()}
     aliases = {str(k): str(v) for k, v in raw.get("aliases", {}).items()}
-    repo = Repository(name, str(raw["default_version"]), aliases, versions)
+    registry = raw.get("registry")
+    if registry not in REGISTRY_KINDS:
+        kinds = ", ".join(REGISTRY_KINDS)
+        raise ValueError(f"regions.json: {name} has registry {registry!r}; choose from {kinds}")
+    repo = Repository(
+        name, cast(RegistryKind, registry), str(raw["default_version"]), aliases, versions
+    )
     for target in [repo.default_version, *aliases.values()]:
         if target not in versions:
             raise ValueError(f"regions.json: {name} points at missing version {target!r}")
@@ -114,9 +170,8 @@ def _parse_repository(name: str, raw: dict[str, Any]) -> Repository:
 
 def parse_catalog(data: dict[str, Any]) -> Catalog:
     """Validate and convert the decoded regions.json."""
-    regions = {n: _parse_region(n, r) for n, r in data["regions"].items()}
     repos = {n: _parse_repository(n, r) for n, r in data["repositories"].items()}
-    return Catalog(regions, repos)
+    return Catalog(_parse_regions(data), repos)
 
 
 @cache

@@ -1,8 +1,10 @@
-"""get_image_uri: the ECR URI of our image (or of the TEI DLC) for a region and instance type.
+"""get_image_uri: the URI of our image (or of the TEI DLC) for a region and instance type.
 
 It mirrors the SageMaker Python SDK's ``get_huggingface_llm_image_uri`` /
 ``image_uris.retrieve``: the region comes from the argument, else the session, else the AWS
-default region; the flavor from the argument, else from the instance type.
+default region; the flavor from the argument, else from the instance type. Our images live
+in the registry that :mod:`.target_registry` resolves (by default the caller's own account,
+where ``publish`` put them); the TEI DLC's in AWS's per-region accounts.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import re
 from typing import Protocol, cast
 
+from . import build
 from .catalog import (
     DEFAULT_REPOSITORY,
     FLAVORS,
@@ -18,6 +21,9 @@ from .catalog import (
     Repository,
     load_catalog,
 )
+from .errors import DeployError
+from .remote import open_registry
+from .target_registry import resolve_registry
 
 # "ml.<family>.<size>" or "ml_<family>", as SageMaker names instance types.
 _INSTANCE_TYPE = re.compile(r"^ml[._]([a-z\d-]+)\.?\w*$")
@@ -129,17 +135,58 @@ def get_image_uri(
     version: str | None = None,
     repository: str | None = None,
     session: SessionLike | None = None,
+    *,
+    account: str | None = None,
+    registry: str | None = None,
+    pin: bool = False,
 ) -> str:
-    """The image URI ``{account}.dkr.ecr.{region}.{dns_suffix}/{repository}:{tag}``.
+    """The image URI ``{registry}/{repository}:{tag}``.
 
     ``repository`` is ``sagemaker-embeddings`` (this project, the default), or ``tei`` /
     ``tei-cpu`` for the Hugging Face TEI DLC (the same answers as the SageMaker SDK's
     ``get_huggingface_llm_image_uri("huggingface-tei" / "huggingface-tei-cpu", ...)``).
     ``version`` None means the repository's default; aliases such as ``1.8`` work.
+
+    Our images are where ``publish`` put them: ``registry`` (a host[/path] or a template
+    with ``{account}``, ``{region}``, ``{dns_suffix}``), else ``account``'s ECR registry,
+    else ``$SAGEMAKER_EMBEDDINGS_REGISTRY``, else the caller's own account (STS, through
+    ``session``). ``pin=True`` asks the registry for the immutable release tag
+    (``<tag>-<git sha12>``) that ``publish`` gave the same image.
     """
     catalog = load_catalog()
     repo = catalog.repository(repository or DEFAULT_REPOSITORY)
     full_version = repo.resolve_version(version)
     chosen = choose_flavor(repo, full_version, flavor, instance_type)
-    target = catalog.region(resolve_region(region, session))
-    return f"{target.registry}/{repo.name}:{repo.versions[full_version][chosen]}"
+    tag = repo.versions[full_version][chosen]
+    region_name = resolve_region(region, session)
+    if repo.registry == "tei-dlc":
+        if account is not None or registry is not None or pin:
+            raise ValueError(
+                f"account=, registry= and pin= are for this project's images; {repo.name!r} "
+                "is the TEI DLC, which lives in AWS's accounts"
+            )
+        target = catalog.tei_dlc_region(region_name)
+        return f"{target.ecr_host(str(target.tei_dlc_account))}/{repo.name}:{tag}"
+    place = resolve_registry(
+        catalog.region(region_name), registry=registry, account=account, session=session
+    )
+    if pin:
+        tag = release_tag_of(place, repo.name, tag, session)
+    return f"{place}/{repo.name}:{tag}"
+
+
+def release_tag_of(place: str, repository: str, tag: str, session: object | None) -> str:
+    """The release tag that holds the same image as ``tag`` in ``place`` (host[/path])."""
+    host, _, path = place.partition("/")
+    name = f"{path}/{repository}" if path else repository
+    reader = open_registry(host, session)
+    image = reader.lookup(name, tag)
+    if image is None:
+        raise DeployError(f"{place}/{repository}:{tag} does not exist: publish it first")
+    releases = [t for t in reader.tags_of(name, image) if build.is_release_tag(t, tag)]
+    if not releases:
+        raise DeployError(
+            f"{place}/{repository}:{tag} has no release tag ({tag}-<git sha12>): publish it "
+            "again with this version of sagemaker-embeddings"
+        )
+    return min(releases, key=lambda t: (t.endswith("-dirty"), t))  # a clean tree's first

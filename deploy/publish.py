@@ -1,15 +1,22 @@
-"""``sagemaker-embeddings publish``: build, tag, log in to ECR, push, replicate to regions.
+"""``sagemaker-embeddings publish``: build, tag, log in to ECR, push, check, replicate to regions.
 
 A run is a plan (pure data, printed by ``--dry-run``) and its execution in three steps:
 ``login`` (ECR token → docker login, optionally creating the repository), ``build`` (build
 the flavor through deploy/build.py, or take ``--image``, and tag it for every target) and
-``push`` (push every tag, report the digests). ``--only`` runs a subset, so CodeBuild can
-spread the steps over its phases.
+``push`` (push every tag, read each back, report the digests). ``--only`` runs a subset, so
+CodeBuild can spread the steps over its phases.
+
+Targets come from the same resolution as ``get_image_uri`` (deploy/target_registry.py), so
+what is pushed is what ``get_image_uri`` answers. Each image goes out under two tags: its
+version tag (``0.1.0-cpu-...``, what ``get_image_uri`` names) and a release tag
+``<version tag>-<git sha12>`` that is never moved. A tag that already holds the same image
+is skipped; one holding another image is refused, unless ``--force`` moves a version tag.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -17,20 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from . import build
+from . import aws, build
 from .catalog import DEFAULT_REPOSITORY, FLAVORS, Flavor, load_catalog
+from .errors import AwsError, DeployError, PublishError
 from .image_uri import resolve_region
-from .registry import (
-    Docker,
-    PublishError,
-    ecr_login,
-    ensure_ecr_repository,
-    is_ecr_host,
-)
+from .pushed_check import check_pushed
+from .registry import Docker, LocalImage, ecr_login, ensure_ecr_repository, is_ecr_host
+from .remote import Registry, RemoteImage, open_registry
+from .target_registry import resolve_registry
 
 Step = Literal["login", "build", "push"]
 STEPS: tuple[Step, ...] = get_args(Step)
-DEFAULT_REGISTRY = "{account}.dkr.ecr.{region}.{dns_suffix}"
+Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class Target:
     """Where one region's copy goes: ``registry`` is ``host[/path]``."""
 
     region: str
+    partition: str
     registry: str
     login: bool
 
@@ -54,7 +60,12 @@ class Target:
 class ImagePlan:
     flavor: Flavor
     tag: str
+    release_tag: str | None  # <tag>-<git sha12>; None when the revision is unknown
     source: str | None  # a local image to publish; None: build it
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return (self.tag,) if self.release_tag is None else (self.tag, self.release_tag)
 
 
 @dataclass(frozen=True)
@@ -65,9 +76,10 @@ class Plan:
     images: tuple[ImagePlan, ...]
     create_repository: bool
     wheelhouse: Path | None
+    force: bool = False
 
-    def reference(self, target: Target, image: ImagePlan) -> str:
-        return f"{target.registry}/{self.repository}:{image.tag}"
+    def reference(self, target: Target, image: ImagePlan, tag: str | None = None) -> str:
+        return f"{target.registry}/{self.repository}:{tag or image.tag}"
 
     def local_reference(self, image: ImagePlan) -> str:
         """The name a build gives the image on this machine."""
@@ -79,7 +91,9 @@ class Pushed:
     flavor: Flavor
     region: str
     uri: str
+    release_uri: str | None
     digest: str
+    skipped: bool = False  # the registry already held this image under these tags
 
     @property
     def pinned(self) -> str:
@@ -87,47 +101,65 @@ class Pushed:
         return f"{self.uri.rsplit(':', 1)[0]}@{self.digest}"
 
 
-def _image_tag(flavor: Flavor, tag: str | None) -> str:
-    if tag is not None:
-        return tag
-    return build.image_tag(flavor)
+def _session() -> object | None:
+    """One boto3 session for the run (so STS is asked once), when boto3 is installed."""
+    try:
+        session: object = aws.boto3_session()
+        return session
+    except AwsError:
+        return None
 
 
-def _targets(args: argparse.Namespace) -> tuple[Target, ...]:
+def _targets(args: argparse.Namespace, session: object | None) -> tuple[Target, ...]:
     catalog = load_catalog()
     names = [resolve_region(args.region), *(args.replicate_to or [])]
     targets: list[Target] = []
     for name in dict.fromkeys(names):
         region = catalog.region(name)
-        try:
-            registry = args.registry.format(
-                account=region.account, region=region.name, dns_suffix=region.dns_suffix
-            )
-        except (KeyError, IndexError, ValueError) as error:
-            raise PublishError(
-                f"--registry {args.registry!r}: bad placeholder {error}; "
-                "use {account}, {region} and {dns_suffix}"
-            ) from None
+        registry = resolve_registry(
+            region, registry=args.registry or None, account=args.account or None, session=session
+        )
         host = registry.split("/", 1)[0]
         login = args.login == "always" or (args.login == "auto" and is_ecr_host(host))
-        targets.append(Target(name, registry, login))
+        targets.append(Target(name, region.partition, registry, login))
+    partitions = sorted({t.partition for t in targets if is_ecr_host(t.host)})
+    if len(partitions) > 1:
+        raise ValueError(
+            f"the target regions span the partitions {', '.join(partitions)}: an AWS account "
+            "belongs to one partition, so publish to each partition in its own run"
+        )
     return tuple(targets)
 
 
-def make_plan(args: argparse.Namespace) -> Plan:
-    """Turn the command line into a plan; nothing runs yet."""
+def _release_tag(tag: str, source: str | None, source_dir: Path) -> str | None:
+    """The release tag: from the image's revision label for ``--image``, else the tree's."""
+    revision = build.source_revision(source_dir)
+    if source is not None:
+        # Not there yet (a dry run before the build): the tree's revision is the best guess.
+        with contextlib.suppress(PublishError):
+            revision = Docker().inspect(source).revision or revision
+    return build.release_tag(tag, revision)
+
+
+def make_plan(args: argparse.Namespace, session: object | None = None) -> Plan:
+    """Turn the command line into a plan; nothing runs yet (STS may be asked who we are)."""
     flavors: list[Flavor] = list(dict.fromkeys(args.flavor or FLAVORS))
     if (args.image or args.tag) and len(flavors) != 1:
-        raise PublishError("--image and --tag describe one image: give exactly one --flavor")
+        raise ValueError("--image and --tag describe one image: give exactly one --flavor")
     steps = tuple(s for s in STEPS if s in (args.only or STEPS))
-    images = tuple(ImagePlan(f, _image_tag(f, args.tag), args.image) for f in flavors)
+    source_dir = build.find_source_dir()
+    images = []
+    for flavor in flavors:
+        tag = args.tag or build.image_tag(flavor, source_dir)
+        images.append(ImagePlan(flavor, tag, _release_tag(tag, args.image, source_dir), args.image))
     return Plan(
         steps=steps,
         repository=args.repository,
-        targets=_targets(args),
-        images=images,
+        targets=_targets(args, session),
+        images=tuple(images),
         create_repository=args.create_repository,
         wheelhouse=args.wheelhouse,
+        force=args.force,
     )
 
 
@@ -138,7 +170,7 @@ def describe(plan: Plan) -> list[str]:
         for t in plan.targets:
             if plan.create_repository and is_ecr_host(t.host):
                 lines.append(
-                    f"ensure ECR repository {t.repository_path(plan.repository)} in {t.region}"
+                    f"ensure ECR repository {t.repository_path(plan.repository)} in {t.host}"
                 )
             if t.login:
                 lines.append(f"login  {t.host} (ECR GetAuthorizationToken in {t.region})")
@@ -146,16 +178,27 @@ def describe(plan: Plan) -> list[str]:
         for image in plan.images:
             source = image.source or plan.local_reference(image)
             if image.source is None:
-                lines.append(f"build  {image.flavor} flavor from container/ as {source}")
-            lines += [f"tag    {source} -> {plan.reference(t, image)}" for t in plan.targets]
+                lines.append(
+                    f"build  {image.flavor} flavor from container/ as {source} ({build.PLATFORM})"
+                )
+            for t in plan.targets:
+                lines += [
+                    f"tag    {source} -> {plan.reference(t, image, tag)}" for tag in image.tags
+                ]
     if "push" in plan.steps:
         for image in plan.images:
-            lines += [f"push   {plan.reference(t, image)}" for t in plan.targets]
+            for t in plan.targets:
+                lines += [f"push   {plan.reference(t, image, tag)}" for tag in image.tags]
+                lines.append(f"check  {plan.reference(t, image)} ({build.PLATFORM}, Docker v2)")
     return lines
 
 
 def execute(
-    plan: Plan, docker: Docker, pushed: list[Pushed], say: Callable[[str], None] = print
+    plan: Plan,
+    docker: Docker,
+    pushed: list[Pushed],
+    say: Say = print,
+    session: object | None = None,
 ) -> None:
     """Run the plan's steps, appending to ``pushed`` as each push lands (so a failure
     part-way still tells what reached a registry)."""
@@ -163,24 +206,23 @@ def execute(
         for t in plan.targets:
             if plan.create_repository and is_ecr_host(t.host):
                 path = t.repository_path(plan.repository)
-                created = ensure_ecr_repository(t.region, path)
-                say(f"{'created' if created else 'found'} ECR repository {path} in {t.region}")
+                created = ensure_ecr_repository(t.host, path, session)
+                say(f"{'created' if created else 'found'} ECR repository {path} in {t.host}")
             if t.login:
-                ecr_login(t.region, t.host, docker)
+                ecr_login(t.host, docker, session)
                 say(f"logged in to {t.host}")
     if "build" in plan.steps:  # every image is built before anything is pushed
         for image in plan.images:
             local = image.source or _build(plan, image, say)
             for t in plan.targets:
-                docker.tag(local, plan.reference(t, image))
-                say(f"tagged {local} as {plan.reference(t, image)}")
+                for tag in image.tags:
+                    docker.tag(local, plan.reference(t, image, tag))
+                    say(f"tagged {local} as {plan.reference(t, image, tag)}")
     if "push" in plan.steps:
-        for image in plan.images:
-            for t in plan.targets:
-                pushed.append(_push(plan.reference(t, image), image, t, docker, say))
+        _push_all(plan, docker, pushed, say, session)
 
 
-def _build(plan: Plan, image: ImagePlan, say: Callable[[str], None]) -> str:
+def _build(plan: Plan, image: ImagePlan, say: Say) -> str:
     say(f"building the {image.flavor} flavor as {plan.local_reference(image)}")
     try:
         reference: str = build.build_image(
@@ -191,13 +233,80 @@ def _build(plan: Plan, image: ImagePlan, say: Callable[[str], None]) -> str:
     return reference
 
 
-def _push(
-    ref: str, image: ImagePlan, target: Target, docker: Docker, say: Callable[[str], None]
-) -> Pushed:
-    if not docker.exists(ref):
-        raise PublishError(f"no local image {ref}: run the build step first")
-    result = Pushed(image.flavor, target.region, ref, docker.push(ref))
-    say(f"pushed {result.pinned}")
+@dataclass(frozen=True)
+class _Upload:
+    """One image to one target: what is local, and what each of its tags holds there now."""
+
+    image: ImagePlan
+    target: Target
+    local: LocalImage
+    registry: Registry
+    to_push: tuple[str, ...]  # the tags that do not hold this image yet
+
+
+def _push_all(
+    plan: Plan, docker: Docker, pushed: list[Pushed], say: Say, session: object | None
+) -> None:
+    # Every tag of every target is checked before the first push: a refusal leaves the
+    # registries as they were.
+    uploads = [
+        _prepare(plan, image, target, docker, session)
+        for image in plan.images
+        for target in plan.targets
+    ]
+    for upload in uploads:
+        pushed.append(_upload(plan, upload, docker, say))
+
+
+def _prepare(
+    plan: Plan, image: ImagePlan, target: Target, docker: Docker, session: object | None
+) -> _Upload:
+    local = docker.inspect(plan.reference(target, image))
+    if local.platform != build.PLATFORM:
+        raise PublishError(
+            f"{plan.reference(target, image)} is {local.platform}; SageMaker runs "
+            f"{build.PLATFORM}: rebuild it with `sagemaker-embeddings build`"
+        )
+    registry = open_registry(target.host, session)
+    name = target.repository_path(plan.repository)
+    to_push = []
+    for tag in image.tags:
+        held = registry.lookup(name, tag)
+        if held is None or held.config_digest != local.id:
+            _refuse_overwrite(plan, plan.reference(target, image, tag), held, tag == image.tag)
+            to_push.append(tag)
+    return _Upload(image, target, local, registry, tuple(to_push))
+
+
+def _refuse_overwrite(plan: Plan, uri: str, held: RemoteImage | None, movable: bool) -> None:
+    if held is None or (movable and plan.force):
+        return
+    how = "pass --force to move it" if movable else "release tags never move: commit, then publish"
+    raise PublishError(
+        f"{uri} already holds another image (config {held.config_digest}, manifest "
+        f"{held.digest}): {how}"
+    )
+
+
+def _upload(plan: Plan, upload: _Upload, docker: Docker, say: Say) -> Pushed:
+    image, target = upload.image, upload.target
+    uri = plan.reference(target, image)
+    digest = ""
+    for tag in upload.to_push:
+        reference = plan.reference(target, image, tag)
+        digest = docker.push(reference, say)
+        say(f"pushed {reference} ({digest})")
+    name = target.repository_path(plan.repository)
+    held = upload.registry.lookup(name, image.tag)
+    if held is None:
+        raise PublishError(f"{uri} is not in the registry after the push")
+    check_pushed(uri, held, upload.local, upload.registry.platform(name, held))
+    if not upload.to_push:
+        say(f"{uri} already holds this image: skipped")
+    release = image.release_tag and plan.reference(target, image, image.release_tag)
+    result = Pushed(image.flavor, target.region, uri, release, digest or held.digest,
+                    skipped=not upload.to_push)  # fmt: skip
+    say(f"checked {result.pinned}: one {build.PLATFORM} Docker v2 manifest")
     return result
 
 
@@ -214,6 +323,19 @@ def _flavors(value: str) -> list[Flavor]:
             f"unknown flavor {', '.join(unknown)} (choose from {', '.join(FLAVORS)})"
         )
     return [f for f in FLAVORS if f in names]
+
+
+EXAMPLES = """\
+examples:
+  # both flavors into your own account's ECR (account from STS), then two more regions
+  sagemaker-embeddings publish --region eu-west-1 --replicate-to us-east-1,ap-southeast-5 \\
+      --create-repository
+  # what would happen, without doing it
+  sagemaker-embeddings publish --region eu-west-1 --dry-run
+  # another account, under a path
+  sagemaker-embeddings publish --flavor cpu \\
+      --registry '111122223333.dkr.ecr.{region}.{dns_suffix}/ml'
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -234,10 +356,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--registry",
-        default=DEFAULT_REGISTRY,
-        help="registry host[/path] template with {account}, {region} and "
-        "{dns_suffix} (default: the region's ECR registry from "
-        "regions.json)",
+        help="registry host[/path], or a template with {account}, {region} and {dns_suffix} "
+        "(default: $SAGEMAKER_EMBEDDINGS_REGISTRY, else your own account's ECR registry)",
+    )
+    parser.add_argument(
+        "--account", help="push to this account's ECR registry (default: your own, from STS)"
     )
     parser.add_argument("--repository", default=DEFAULT_REPOSITORY, help="repository name")
     parser.add_argument("--tag", help="tag to publish (default: the build's truthful tag)")
@@ -252,7 +375,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--create-repository",
         action="store_true",
-        help="create the ECR repository where it is missing",
+        help="create the ECR repository where it is missing (with scan-on-push)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="move a version tag that holds another image (release tags never move)",
     )
     parser.add_argument(
         "--only",
@@ -266,22 +394,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _write_report(path: Path, pushed: list[Pushed], complete: bool) -> None:
     entries = [
-        {"flavor": p.flavor, "region": p.region, "uri": p.uri, "digest": p.digest,
-         "pinned": p.pinned}
+        {"flavor": p.flavor, "region": p.region, "uri": p.uri, "release_uri": p.release_uri,
+         "digest": p.digest, "pinned": p.pinned, "skipped": p.skipped}
         for p in pushed
     ]  # fmt: skip
     path.write_text(json.dumps({"complete": complete, "pushed": entries}, indent=2) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit 0 when done, 1 when a step failed, 2 for arguments that cannot work."""
     pushed: list[Pushed] = []
+    session = _session()
     try:
-        plan = make_plan(args)
+        plan = make_plan(args, session)
         if args.dry_run:
             print("\n".join(describe(plan)))
             return 0
-        execute(plan, Docker(), pushed)
-    except (PublishError, ValueError) as error:
+        execute(plan, Docker(), pushed, session=session)
+    except ValueError as error:
+        print(f"publish: error: {error}", file=sys.stderr)
+        status = 2
+    except DeployError as error:
         print(f"publish: error: {error}", file=sys.stderr)
         status = 1
     else:

@@ -16,6 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
+EXAMPLES = """\
+examples:
+  sagemaker-embeddings serve --model-id BAAI/bge-small-en-v1.5
+  sagemaker-embeddings publish --region eu-west-1 --create-repository
+  sagemaker-embeddings image-uri --region eu-west-1 --instance-type ml.g5.xlarge
+  sagemaker-embeddings <command> --help
+"""
+
+
 def _add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("serve", help="start the inference server", add_help=False)
     parser.set_defaults(func=None)
@@ -53,7 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list[:1] == ["serve"]:
         return serve_main(args_list[1:])
 
-    parser = argparse.ArgumentParser(prog="sagemaker-embeddings", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="sagemaker-embeddings",
+        description="The embedding server (serve, export) and the tools that build, publish "
+        "and locate its images (image-uri, regions, build, publish).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_serve_parser(subparsers)
     _add_export_parser(subparsers)
