@@ -12,6 +12,15 @@ from tests.harness.serve import RunningServer, start_server
 ServerFactory = Callable[[str, dict[str, str]], RunningServer]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--prebuilt-image",
+        action="store_true",
+        help="container tests: test the local image sagemaker-embeddings:<truthful cpu tag> "
+        "that a build made before (CodeBuild's build phase) instead of building one",
+    )
+
+
 @pytest.fixture(scope="session")
 def server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
     """``server_factory(name, env)`` starts (once per name) and returns a ready server."""

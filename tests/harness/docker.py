@@ -16,7 +16,10 @@ running for the next session (and for other engineers' tests):
 
 Fixtures (import them into a conftest.py or a test module): ``docker_engine``,
 ``wheelhouse`` and ``cpu_image`` (session-scoped; builds the CPU image from the working
-tree through :func:`sagemaker_embeddings.deploy.build.build_image`).
+tree through :func:`sagemaker_embeddings.deploy.build.build_image`). With pytest's
+``--prebuilt-image`` option (tests/conftest.py), ``cpu_image`` builds nothing and sets up
+nothing: it tests the local ``sagemaker-embeddings:<truthful tag>`` that a build step
+made before (CodeBuild's build phase, ``sagemaker-embeddings build --flavor cpu``).
 
 Concurrent sessions serialise the set-up and the build with a file lock, so two
 engineers running container tests at once share one engine and one image.
@@ -41,9 +44,15 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_embeddings.deploy.build import TORCH_VERSION, build_image, serve_requirements
+from sagemaker_embeddings.deploy.build import (
+    TORCH_VERSION,
+    build_image,
+    default_reference,
+    serve_requirements,
+)
 
 STATE_DIR = Path(tempfile.gettempdir()) / "sagemaker-embeddings-docker"
+PREBUILT_OPTION = "--prebuilt-image"  # registered in tests/conftest.py
 BASE_IMAGE = "debian:bookworm-slim"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DOCKERD_START_TIMEOUT_S = 60.0
@@ -240,10 +249,35 @@ def build_cpu_image(wheelhouse: Path) -> str:
     tag named after the content never moves, and nothing removes it.
     """
     with state_lock("build"):
-        built = build_image("cpu", wheelhouse=wheelhouse)
-        image_id = docker("image", "inspect", "--format", "{{.Id}}", built)
-        pinned = f"sagemaker-embeddings-test:cpu-{image_id.removeprefix('sha256:')[:12]}"
-        docker("tag", image_id, pinned)
+        return _pin(build_image("cpu", wheelhouse=wheelhouse))
+
+
+def prebuilt_cpu_image() -> str:
+    """The CPU image a build step made before the tests (``--prebuilt-image``), pinned.
+
+    That is ``sagemaker-embeddings:<truthful tag>`` (what ``sagemaker-embeddings build
+    --flavor cpu`` and ``publish``'s build step name it). Nothing is installed, started
+    or built: a missing engine or image fails the tests that need it, saying why.
+    """
+    reference = default_reference("cpu")
+    if not _engine_answers():
+        pytest.fail(f"{PREBUILT_OPTION}: no Docker engine answers `docker info`", pytrace=False)
+    if not image_exists(reference):
+        pytest.fail(
+            f"{PREBUILT_OPTION}: the engine has no {reference}; build it first "
+            "(`sagemaker-embeddings build --flavor cpu`, or `sagemaker-embeddings publish "
+            f"--only build` with cpu among its flavors), or leave {PREBUILT_OPTION} out to "
+            "build it from the working tree",
+            pytrace=False,
+        )
+    return _pin(reference)
+
+
+def _pin(reference: str) -> str:
+    """A content-named tag of ``reference``'s image: ``sagemaker-embeddings-test:cpu-<id>``."""
+    image_id = docker("image", "inspect", "--format", "{{.Id}}", reference)
+    pinned = f"sagemaker-embeddings-test:cpu-{image_id.removeprefix('sha256:')[:12]}"
+    docker("tag", image_id, pinned)
     return pinned
 
 
@@ -360,6 +394,10 @@ def wheelhouse() -> Path:
 
 
 @pytest.fixture(scope="session")
-def cpu_image(docker_engine: None, wheelhouse: Path) -> str:
-    """The CPU image built from the working tree; its reference."""
-    return build_cpu_image(wheelhouse)
+def cpu_image(request: pytest.FixtureRequest) -> str:
+    """The CPU image built from the working tree, or with ``--prebuilt-image`` the one
+    a build step made already; its reference (a content-named tag)."""
+    if request.config.getoption(PREBUILT_OPTION):
+        return prebuilt_cpu_image()
+    request.getfixturevalue("docker_engine")
+    return build_cpu_image(request.getfixturevalue("wheelhouse"))
