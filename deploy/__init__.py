@@ -5,6 +5,16 @@ boto3 (the ``deploy`` extra) is imported only when a function needs it.
 """
 
 from .catalog import Catalog, Flavor, Region, Repository, load_catalog
+from .errors import DeployError, RegistryUnknown
 from .image_uri import get_image_uri
 
-__all__ = ["Catalog", "Flavor", "Region", "Repository", "get_image_uri", "load_catalog"]
+__all__ = [
+    "Catalog",
+    "DeployError",
+    "Flavor",
+    "Region",
+    "RegistryUnknown",
+    "Repository",
+    "get_image_uri",
+    "load_catalog",
+]

@@ -14,7 +14,7 @@ from .errors import AwsError
 
 # Asking STS who the caller is must fail fast when it cannot work (no credentials, no
 # network): one attempt, short timeouts. ECR calls keep botocore's own retries.
-QUICK_CALL = {"connect_timeout": 2, "read_timeout": 2, "retries": {"total_max_attempts": 1}}
+QUICK_CALL = {"connect_timeout": 1, "read_timeout": 1.5, "retries": {"total_max_attempts": 1}}
 INSTALL_HINT = "pip install 'sagemaker-embeddings[deploy]'"
 
 
@@ -33,13 +33,14 @@ def boto3_session(session: object | None = None) -> Any:
 
 def client(service: str, region: str, session: object | None = None, quick: bool = False) -> Any:
     """A boto3 client of ``service`` in ``region`` from ``session``'s credentials."""
+    boto = boto3_session(session)  # first: it says so when boto3 is missing
     config = None
     if quick:
         from botocore.config import Config
 
         config = Config(**QUICK_CALL)
     with aws_errors(f"{service} client in {region}"):
-        return boto3_session(session).client(service, region_name=region, config=config)
+        return boto.client(service, region_name=region, config=config)
 
 
 def one_line(error: BaseException) -> str:

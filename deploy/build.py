@@ -217,13 +217,27 @@ def stage_context(
         shutil.copytree(model_dir, context / "model", ignore=shutil.ignore_patterns(".git"))
 
 
+def mirrored(image: str, mirror: str | None) -> str:
+    """``image`` from ``mirror`` when it is a Docker official image (``debian:bookworm-slim``
+    → ``public.ecr.aws/docker/library/debian:bookworm-slim``); others stay where they are."""
+    name = image.split(":", 1)[0]
+    if not mirror or "/" in name:
+        return image
+    return f"{mirror.rstrip('/')}/{image}"
+
+
 def build_args(
-    spec: FlavorSpec, source_dir: Path, *, wheelhouse: Path | None, offline: bool
+    spec: FlavorSpec,
+    source_dir: Path,
+    *,
+    wheelhouse: Path | None,
+    offline: bool,
+    base_mirror: str | None = None,
 ) -> dict[str, str]:
     return {
         "FLAVOR": spec.name,
-        "BASE_IMAGE": spec.base_image,
-        "BUILDER_IMAGE": spec.builder_image,
+        "BASE_IMAGE": mirrored(spec.base_image, base_mirror),
+        "BUILDER_IMAGE": mirrored(spec.builder_image, base_mirror),
         "TORCH_VERSION": TORCH_VERSION,
         # With a wheelhouse, torch comes from it and only its pure-Python dependencies
         # from the default index (no index at all when offline).
@@ -268,6 +282,7 @@ def build_image(
     network: str | None = "host",
     docker: str = "docker",
     extra_build_args: dict[str, str] | None = None,
+    base_mirror: str | None = None,
     no_cache: bool = False,
     quiet: bool = False,
 ) -> str:
@@ -288,7 +303,7 @@ def build_image(
     if offline and wheelhouse is None:
         raise BuildError("an offline build needs a wheelhouse")
     reference = tag or default_reference(flavor, root)
-    args = build_args(spec, root, wheelhouse=wheelhouse, offline=offline)
+    args = build_args(spec, root, wheelhouse=wheelhouse, offline=offline, base_mirror=base_mirror)
     args.update(extra_build_args or {})
     with tempfile.TemporaryDirectory(prefix="sagemaker-embeddings-build-") as tmp:
         context = Path(tmp)
@@ -332,6 +347,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--network", default="host", help="network for RUN steps ('' for the engine default)"
     )
     parser.add_argument("--no-cache", action="store_true", help="rebuild every layer")
+    add_base_mirror(parser)
     parser.add_argument("--docker", default="docker", help="the docker CLI to run")
     parser.add_argument(
         "--build-arg",
@@ -339,6 +355,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="extra docker build argument (e.g. MAX_JOBS=8)",
+    )
+
+
+def add_base_mirror(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base-mirror",
+        metavar="REGISTRY/PATH",
+        help="take Docker official base images from this mirror instead of Docker Hub, "
+        "e.g. public.ecr.aws/docker/library (ECR Public: no login, no rate limit)",
     )
 
 
@@ -356,6 +381,7 @@ def run(args: argparse.Namespace) -> int:
             extra_build_args=extra,
             no_cache=args.no_cache,
             docker=args.docker,
+            base_mirror=args.base_mirror or None,
         )
     except BuildError as error:
         print(f"sagemaker-embeddings build: {error}", file=sys.stderr)

@@ -31,7 +31,7 @@ from .image_uri import resolve_region
 from .pushed_check import check_pushed
 from .registry import Docker, LocalImage, ecr_login, ensure_ecr_repository, is_ecr_host
 from .remote import Registry, RemoteImage, open_registry
-from .target_registry import resolve_registry
+from .target_registry import check_account, resolve_registry
 
 Step = Literal["login", "build", "push"]
 STEPS: tuple[Step, ...] = get_args(Step)
@@ -77,6 +77,7 @@ class Plan:
     create_repository: bool
     wheelhouse: Path | None
     force: bool = False
+    base_mirror: str | None = None
 
     def reference(self, target: Target, image: ImagePlan, tag: str | None = None) -> str:
         return f"{target.registry}/{self.repository}:{tag or image.tag}"
@@ -113,22 +114,29 @@ def _session() -> object | None:
 def _targets(args: argparse.Namespace, session: object | None) -> tuple[Target, ...]:
     catalog = load_catalog()
     names = [resolve_region(args.region), *(args.replicate_to or [])]
+    # Every argument is checked before STS is asked anything.
+    regions = [catalog.region(name) for name in dict.fromkeys(names)]
+    if args.account:
+        check_account(args.account)
     targets: list[Target] = []
-    for name in dict.fromkeys(names):
-        region = catalog.region(name)
+    for region in regions:
         registry = resolve_registry(
             region, registry=args.registry or None, account=args.account or None, session=session
         )
         host = registry.split("/", 1)[0]
         login = args.login == "always" or (args.login == "auto" and is_ecr_host(host))
-        targets.append(Target(name, region.partition, registry, login))
+        targets.append(Target(region.name, region.partition, registry, login))
+    _refuse_partitions(targets)  # STS was asked once: the session caches the account
+    return tuple(targets)
+
+
+def _refuse_partitions(targets: list[Target]) -> None:
     partitions = sorted({t.partition for t in targets if is_ecr_host(t.host)})
     if len(partitions) > 1:
         raise ValueError(
             f"the target regions span the partitions {', '.join(partitions)}: an AWS account "
             "belongs to one partition, so publish to each partition in its own run"
         )
-    return tuple(targets)
 
 
 def _release_tag(tag: str, source: str | None, source_dir: Path) -> str | None:
@@ -160,6 +168,7 @@ def make_plan(args: argparse.Namespace, session: object | None = None) -> Plan:
         create_repository=args.create_repository,
         wheelhouse=args.wheelhouse,
         force=args.force,
+        base_mirror=args.base_mirror or None,
     )
 
 
@@ -226,7 +235,10 @@ def _build(plan: Plan, image: ImagePlan, say: Say) -> str:
     say(f"building the {image.flavor} flavor as {plan.local_reference(image)}")
     try:
         reference: str = build.build_image(
-            image.flavor, tag=plan.local_reference(image), wheelhouse=plan.wheelhouse
+            image.flavor,
+            tag=plan.local_reference(image),
+            wheelhouse=plan.wheelhouse,
+            base_mirror=plan.base_mirror,
         )
     except build.BuildError as error:
         raise PublishError(str(error)) from error
@@ -366,6 +378,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tag", help="tag to publish (default: the build's truthful tag)")
     parser.add_argument("--image", help="publish this local image instead of building one")
     parser.add_argument("--wheelhouse", type=Path, help="wheels for the build (offline builds)")
+    build.add_base_mirror(parser)
     parser.add_argument(
         "--login",
         choices=("auto", "always", "never"),

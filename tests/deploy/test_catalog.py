@@ -1,4 +1,5 @@
-"""regions.json: the seed's 35-region table, partitions, packaging, and our own tags."""
+"""regions.json: every SageMaker+ECR region by partition, the TEI DLC's 35-region account
+table (the seed's), packaging, and our own tags."""
 
 from __future__ import annotations
 
@@ -62,29 +63,72 @@ SUFFIXES = {
 }
 
 
-def test_every_seed_region_with_its_account_and_nothing_else() -> None:
+# Regions where SageMaker and ECR exist but the TEI DLC is not published (issue 18):
+# own-account images must work there.
+NEWER_REGIONS = {
+    "ap-east-2": "amazonaws.com",
+    "ap-southeast-5": "amazonaws.com",
+    "ap-southeast-6": "amazonaws.com",
+    "ap-southeast-7": "amazonaws.com",
+    "mx-central-1": "amazonaws.com",
+    "eu-isoe-west-1": "cloud.adc-e.uk",
+    "us-isof-east-1": "csp.hci.ic.gov",
+    "us-isof-south-1": "csp.hci.ic.gov",
+    "eusc-de-east-1": "amazonaws.eu",
+}
+
+
+def test_the_tei_dlc_accounts_are_the_seed_table_and_nothing_else() -> None:
     regions = load_catalog().regions
     assert len(SEED) == 35
-    assert {name: r.account for name, r in regions.items()} == SEED
+    dlc = {name: r.tei_dlc_account for name, r in regions.items() if r.tei_dlc_account}
+    assert dlc == SEED
 
 
 @pytest.mark.parametrize("name", sorted(SEED))
-def test_registry_host_per_region(name: str) -> None:
-    region = load_catalog().region(name)
+def test_tei_dlc_registry_host_per_region(name: str) -> None:
+    region = load_catalog().tei_dlc_region(name)
     suffix = SUFFIXES.get(name, "amazonaws.com")
     assert region.dns_suffix == suffix
-    assert region.registry == f"{SEED[name]}.dkr.ecr.{name}.{suffix}"
+    assert region.ecr_host(SEED[name]) == f"{SEED[name]}.dkr.ecr.{name}.{suffix}"
 
 
-def test_partitions_and_suffixes_agree_with_botocore() -> None:
+def test_regions_without_the_dlc_take_own_account_images_only() -> None:
+    catalog = load_catalog()
+    for name, suffix in NEWER_REGIONS.items():
+        region = catalog.region(name)
+        assert (region.dns_suffix, region.tei_dlc_account) == (suffix, None), name
+        with pytest.raises(ValueError, match=f"Unknown region '{name}' for the TEI DLC"):
+            catalog.tei_dlc_region(name)
+
+
+def _botocore_regions_with_sagemaker_and_ecr() -> dict[str, tuple[str, str]]:
     endpoints: dict[str, Any] = botocore.loaders.create_loader().load_data("endpoints")
-    partition_of = {
-        region: (p["partition"], p["dnsSuffix"])
-        for p in endpoints["partitions"]
-        for region in p["regions"]
-    }
-    for region in load_catalog().regions.values():
-        assert partition_of[region.name] == (region.partition, region.dns_suffix), region.name
+    found = {}
+    for p in endpoints["partitions"]:
+        services = p["services"]
+        for region in p["regions"]:
+            if all(region in services[s]["endpoints"] for s in ("api.sagemaker", "api.ecr")):
+                found[region] = (p["partition"], p["dnsSuffix"])
+    return found
+
+
+def test_every_region_is_one_botocore_knows_with_sagemaker_and_ecr() -> None:
+    botocore_says = _botocore_regions_with_sagemaker_and_ecr()
+    regions = load_catalog().regions
+    for region in regions.values():
+        assert botocore_says[region.name] == (region.partition, region.dns_suffix), region.name
+    # A botocore newer than regions.json may know more regions; those still resolve.
+    for name, (partition, suffix) in botocore_says.items():
+        region = load_catalog().region(name)
+        assert (region.partition, region.dns_suffix) == (partition, suffix)
+    assert set(NEWER_REGIONS) <= set(regions)
+
+
+def test_a_region_botocore_lacks_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"Unknown region 'mars-north-1'\. Regions with SageMaker "
+                       r"and ECR: af-south-1, ap-east-1, ap-east-2"):  # fmt: skip
+        load_catalog().region("mars-north-1")
 
 
 def test_the_package_reads_the_repository_root_file() -> None:
@@ -104,15 +148,11 @@ def test_our_tags_for_this_version_are_the_builds_truthful_tags() -> None:
 
 
 def _minimal(**repository: Any) -> dict[str, Any]:
-    base = {"default_version": "1.0", "versions": {"1.0": {"cpu": "1.0-cpu"}}}
+    base = {"registry": "own-account", "default_version": "1.0",
+            "versions": {"1.0": {"cpu": "1.0-cpu"}}}  # fmt: skip
     return {
-        "regions": {
-            "us-east-1": {
-                "account": "123456789012",
-                "partition": "aws",
-                "dns_suffix": "amazonaws.com",
-            }
-        },
+        "partitions": {"aws": {"dns_suffix": "amazonaws.com", "regions": ["us-east-1"]}},
+        "tei_dlc_accounts": {"us-east-1": "123456789012"},
         "repositories": {"r": {**base, **repository}},
     }
 
@@ -128,15 +168,9 @@ def test_parse_accepts_a_minimal_catalog() -> None:
         (_minimal(aliases={"1": "2.0"}), "missing version '2.0'"),
         (_minimal(default_version="3.0"), "missing version '3.0'"),
         (_minimal(versions={"1.0": {"tpu": "x"}}), "unknown flavors"),
-        (
-            {
-                **_minimal(),
-                "regions": {
-                    "x-1": {"account": "12", "partition": "aws", "dns_suffix": "amazonaws.com"}
-                },
-            },
-            "malformed account",
-        ),
+        (_minimal(registry="dockerhub"), "has registry 'dockerhub'"),
+        ({**_minimal(), "tei_dlc_accounts": {"us-east-1": "12"}}, "malformed account"),
+        ({**_minimal(), "tei_dlc_accounts": {"x-1": "123456789012"}}, "unlisted regions"),
     ],
 )
 def test_parse_rejects_inconsistent_data(data: dict[str, Any], message: str) -> None:

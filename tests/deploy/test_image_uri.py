@@ -1,4 +1,7 @@
-"""get_image_uri: regions, flavors from instance types, versions, sessions, and its errors."""
+"""get_image_uri: regions, flavors from instance types, versions, sessions, and its errors.
+
+Our images are looked up in an account given here (``account=``); where the account comes
+from when none is given is tests/deploy/test_target_registry.py's subject."""
 
 from __future__ import annotations
 
@@ -9,20 +12,46 @@ import pytest
 
 from sagemaker_embeddings.deploy import get_image_uri
 from sagemaker_embeddings.deploy.image_uri import flavor_for_instance_type
-from tests.deploy.test_catalog import SEED, SUFFIXES
+from tests.deploy.test_catalog import NEWER_REGIONS, SEED, SUFFIXES
 
 OURS = "sagemaker-embeddings"
+ACCOUNT = "123456789012"
 CPU_TAG = "0.1.0-cpu-py311-torch2.13.0-debian12"
 GPU_TAG = "0.1.0-gpu-py312-cu128-ubuntu24.04"
 
 
+@pytest.fixture(autouse=True)
+def own_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our images' account, as the environment variable gives it (no STS here)."""
+    monkeypatch.setenv("SAGEMAKER_EMBEDDINGS_REGISTRY", ACCOUNT)
+
+
 @pytest.mark.parametrize("region", sorted(SEED))
-def test_every_region_resolves_to_its_seed_account(region: str) -> None:
-    host = f"{SEED[region]}.dkr.ecr.{region}.{SUFFIXES.get(region, 'amazonaws.com')}"
-    assert get_image_uri(region, "ml.g5.xlarge") == f"{host}/{OURS}:{GPU_TAG}"
-    assert get_image_uri(region, repository="tei-cpu", version="1.8.2") == (
-        f"{host}/tei-cpu:2.0.1-tei1.8.2-cpu-py310-ubuntu22.04"
+def test_every_dlc_region_resolves_ours_to_the_own_account_and_tei_to_the_dlc(
+    region: str,
+) -> None:
+    suffix = SUFFIXES.get(region, "amazonaws.com")
+    assert get_image_uri(region, "ml.g5.xlarge") == (
+        f"{ACCOUNT}.dkr.ecr.{region}.{suffix}/{OURS}:{GPU_TAG}"
     )
+    assert get_image_uri(region, repository="tei-cpu", version="1.8.2") == (
+        f"{SEED[region]}.dkr.ecr.{region}.{suffix}/tei-cpu:2.0.1-tei1.8.2-cpu-py310-ubuntu22.04"
+    )
+
+
+@pytest.mark.parametrize(("region", "suffix"), sorted(NEWER_REGIONS.items()))
+def test_regions_without_the_dlc_serve_own_account_images(region: str, suffix: str) -> None:
+    assert get_image_uri(region, "ml.c7i.xlarge", account="111122223333") == (
+        f"111122223333.dkr.ecr.{region}.{suffix}/{OURS}:{CPU_TAG}"
+    )
+    with pytest.raises(ValueError, match=f"Unknown region '{region}' for the TEI DLC"):
+        get_image_uri(region, repository="tei")
+
+
+def test_the_dlc_repositories_take_no_account_or_registry() -> None:
+    for kwargs in ({"account": ACCOUNT}, {"registry": "127.0.0.1:5000"}, {"pin": True}):
+        with pytest.raises(ValueError, match="'tei' is the TEI DLC, which lives in AWS's"):
+            get_image_uri("eu-west-1", repository="tei", **kwargs)  # type: ignore[arg-type]
 
 
 def test_the_seed_pages_two_examples() -> None:
@@ -77,7 +106,10 @@ def test_versions_and_aliases() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"region": "mars-north-1"}, r"Unknown region 'mars-north-1'\. Valid regions: af-south-1,"),
+        (
+            {"region": "mars-north-1"},
+            r"Unknown region 'mars-north-1'\. Regions with SageMaker and ECR: af-south-1,",
+        ),
         ({"region": "eu-west-1", "version": "9.9"}, r"Valid versions: 0\.1\.0, 0\.1\."),
         (
             {"region": "eu-west-1", "repository": "tgi"},
@@ -129,14 +161,14 @@ def test_region_from_a_session(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_region_from_the_aws_default_region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "cn-northwest-1")
-    assert get_image_uri().startswith("451049120500.dkr.ecr.cn-northwest-1.amazonaws.com.cn/")
+    assert get_image_uri().startswith(f"{ACCOUNT}.dkr.ecr.cn-northwest-1.amazonaws.com.cn/")
 
 
 def test_region_from_the_aws_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "config"
     config.write_text("[default]\nregion = us-gov-west-1\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    assert get_image_uri().startswith("414596584902.dkr.ecr.us-gov-west-1.amazonaws.com/")
+    assert get_image_uri().startswith(f"{ACCOUNT}.dkr.ecr.us-gov-west-1.amazonaws.com/")
 
 
 def test_no_region_anywhere_is_a_clear_error() -> None:

@@ -53,7 +53,8 @@ def test_every_region_and_version_the_sdk_knows(backend: str, repository: str) -
     for version in [None, *versions, *aliases]:
         registries = versions[aliases.get(version or "", version or ours.default_version)]
         regions: dict[str, str] = registries["registries"]  # type: ignore[assignment]
-        assert set(regions) == set(load_catalog().regions)
+        dlc = {name for name, r in load_catalog().regions.items() if r.tei_dlc_account}
+        assert set(regions) == dlc
         for region in regions:
             expected = get_huggingface_llm_image_uri(backend, region=region, version=version)
             assert get_image_uri(region, version=version, repository=repository) == expected
@@ -90,7 +91,9 @@ def test_instance_types_agree_including_refusals(
 @pytest.mark.parametrize(
     ("kwargs", "sdk_says", "we_say"),
     [
-        ({"region": "mars-north-1"}, "Unsupported region", "Unknown region"),
+        ({"region": "mars-north-1"}, "Unsupported region", "Unknown region 'mars-north-1'"),
+        # A region with SageMaker and ECR, but no TEI DLC (our own images work there).
+        ({"region": "ap-southeast-5"}, "Unsupported region", "Unknown region 'ap-southeast-5'"),
         (
             {"region": "eu-west-1", "version": "1.9.3"},
             "Unsupported huggingface-tei version",
@@ -115,4 +118,6 @@ def test_region_from_a_sagemaker_session() -> None:
     assert get_image_uri(repository="tei-cpu", session=session) == (
         get_huggingface_llm_image_uri("huggingface-tei-cpu", session=session)
     )
-    assert ".me-central-1." in get_image_uri(session=session)
+    assert get_image_uri(session=session, account="111122223333").startswith(
+        "111122223333.dkr.ecr.me-central-1.amazonaws.com/sagemaker-embeddings:"
+    )

@@ -63,8 +63,10 @@ def _run(code: str, *, env: dict[str, str] | None = None, flags: tuple[str, ...]
 def test_public_names() -> None:
     assert sorted(deploy.__all__) == [
         "Catalog",
+        "DeployError",
         "Flavor",
         "Region",
+        "RegistryUnknown",
         "Repository",
         "get_image_uri",
         "load_catalog",
@@ -77,21 +79,31 @@ def test_deploy_and_its_cli_work_without_torch_boto3_or_the_server() -> None:
     out = _run(
         """
         from sagemaker_embeddings.deploy import get_image_uri
-        print(get_image_uri("eu-west-1", "ml.g5.xlarge"))
-        print(get_image_uri())  # no boto3: the region comes from AWS_DEFAULT_REGION
+        from sagemaker_embeddings.deploy.errors import RegistryUnknown
+        print(get_image_uri("eu-west-1", "ml.g5.xlarge", account="111122223333"))
+        print(get_image_uri(account="111122223333"))  # the region from AWS_DEFAULT_REGION
+        print(get_image_uri("ap-southeast-5", registry="127.0.0.1:5000"))
+        try:
+            get_image_uri()  # no account: STS needs boto3
+        except RegistryUnknown as error:
+            print(error)
         from sagemaker_embeddings.cli import main
         for argv in (["image-uri", "--region", "cn-north-1", "--repository", "tei-cpu"],
                      ["regions"],
-                     ["publish", "--dry-run", "--region", "us-west-2", "--flavor", "cpu"]):
+                     ["publish", "--dry-run", "--region", "us-west-2", "--flavor", "cpu",
+                      "--account", "111122223333"]):
             assert main(argv) == 0, argv
         """,
         env={"AWS_DEFAULT_REGION": "eu-west-2"},
     )
     lines = out.splitlines()
-    assert lines[0].startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-embeddings:")
-    assert lines[1].startswith("764974769150.dkr.ecr.eu-west-2.amazonaws.com/")
-    assert lines[2].startswith("450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/tei-cpu:")
-    assert any(line.startswith("push   246618743249.dkr.ecr.us-west-2.") for line in lines)
+    assert lines[0].startswith("111122223333.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-embeddings:")
+    assert lines[1].startswith("111122223333.dkr.ecr.eu-west-2.amazonaws.com/")
+    assert lines[2].startswith("127.0.0.1:5000/sagemaker-embeddings:")
+    assert "AWS calls need boto3: pip install 'sagemaker-embeddings[deploy]'" in lines[3]
+    assert "account=" in lines[3]
+    assert lines[4].startswith("450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/tei-cpu:")
+    assert any(line.startswith("push   111122223333.dkr.ecr.us-west-2.") for line in lines)
 
 
 def test_the_blocker_does_block() -> None:
