@@ -218,7 +218,7 @@ def execute(
                 created = ensure_ecr_repository(t.host, path, session)
                 say(f"{'created' if created else 'found'} ECR repository {path} in {t.host}")
             if t.login:
-                ecr_login(t.host, docker, session)
+                ecr_login(t.host, docker, session, t.region)
                 say(f"logged in to {t.host}")
     if "build" in plan.steps:  # every image is built before anything is pushed
         for image in plan.images:

@@ -119,24 +119,33 @@ def _ecr(host: str) -> EcrHost:
     return ecr
 
 
-def ecr_credentials(host: str, session: object | None = None) -> tuple[str, str]:
-    """User name and password from ECR ``GetAuthorizationToken`` for the registry ``host``."""
-    ecr = _ecr(host)
-    client = aws.client("ecr", ecr.region, session)
+def ecr_credentials(
+    host: str, session: object | None = None, region: str | None = None
+) -> tuple[str, str]:
+    """User name and password from ECR ``GetAuthorizationToken`` for the registry ``host``
+    (for another host, ``--login always``: the token of ``region``'s ECR)."""
+    ecr = parse_ecr_host(host)
+    if ecr is None and region is None:
+        raise PublishError(f"{host} is not an ECR registry: say which region's ECR to ask")
+    where = ecr.region if ecr else str(region)
+    client = aws.client("ecr", where, session)
+    # registryIds is deprecated (a token now opens every registry the caller may use), but
+    # naming the target account keeps the call about that account.
+    about = {"registryIds": [ecr.account]} if ecr else {}
     with aws.aws_errors(f"ECR GetAuthorizationToken for {host}"):
-        # registryIds is deprecated (every token now opens every registry the caller
-        # may use), but naming the target account keeps the call about that account.
-        data = client.get_authorization_token(registryIds=[ecr.account])["authorizationData"][0]
+        data = client.get_authorization_token(**about)["authorizationData"][0]
     decoded = base64.b64decode(data["authorizationToken"]).decode("utf-8")
     username, sep, password = decoded.partition(":")
     if not sep:
-        raise PublishError(f"ECR in {ecr.region} returned a malformed authorization token")
+        raise PublishError(f"ECR in {where} returned a malformed authorization token")
     return username, password
 
 
-def ecr_login(host: str, docker: Docker, session: object | None = None) -> None:
-    """Log the docker CLI in to the ECR registry ``host``."""
-    username, password = ecr_credentials(host, session)
+def ecr_login(
+    host: str, docker: Docker, session: object | None = None, region: str | None = None
+) -> None:
+    """Log the docker CLI in to ``host`` with an ECR token (see :func:`ecr_credentials`)."""
+    username, password = ecr_credentials(host, session, region)
     docker.login(host, username, password)
 
 

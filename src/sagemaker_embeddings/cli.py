@@ -15,7 +15,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-
 EXAMPLES = """\
 examples:
   sagemaker-embeddings serve --model-id BAAI/bge-small-en-v1.5

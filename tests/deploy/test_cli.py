@@ -42,9 +42,10 @@ def test_image_uri_exit_codes(
 ) -> None:
     """2 for usage errors, 1 for failures (here: a registry that does not answer)."""
     try:
-        assert main(["image-uri", *argv]) == status
+        code: object = main(["image-uri", *argv])
     except SystemExit as exited:  # argparse's own usage errors
-        assert exited.code == status
+        code = exited.code
+    assert code == status
     captured = capsys.readouterr()
     assert captured.out == ""
     assert message in captured.err

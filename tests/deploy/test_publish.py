@@ -121,9 +121,7 @@ def test_publish_pushes_exactly_what_get_image_uri_returns(
     }
     pushed = [line.split()[1] for line in _dry_run(capsys, "--only", "push")
               if line.startswith("push ")]  # fmt: skip
-    versions = {uri for uri in pushed if not build.is_release_tag(uri.rsplit(":", 1)[1],
-                                                                    uri.rsplit(":", 1)[1])}  # fmt: skip
-    assert {uri for uri in versions if uri in expected} == expected
+    assert expected <= set(pushed)
     assert set(pushed) - expected == {
         f"{EU}/sagemaker-embeddings:{CPU_RELEASE}",
         f"{EU}/sagemaker-embeddings:{GPU_RELEASE}",
@@ -218,7 +216,7 @@ def test_registry_template_and_login_policy(capsys: pytest.CaptureFixture[str]) 
                 OTHER,
             ],
             "span the partitions aws, aws-cn, aws-us-gov: an AWS account belongs to one",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_usage_errors_exit_2_before_anything_runs(
@@ -293,9 +291,10 @@ def test_the_login_step_creates_repositories_on_the_target_account_with_scan_on_
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     session, calls = _recording_session()
+    template = "{account}.dkr.ecr.{region}.{dns_suffix}/ml"
     args = _args("--only", "login", "--login", "never", "--create-repository", "--account",
-                 OTHER, "--registry", "{account}.dkr.ecr.{region}.{dns_suffix}/ml",
-                 "--region", "eu-west-1", "--replicate-to", "us-west-2", "--flavor", "cpu")  # fmt: skip
+                 OTHER, "--registry", template, "--region", "eu-west-1",
+                 "--replicate-to", "us-west-2", "--flavor", "cpu")  # fmt: skip
     said: list[str] = []
     execute(make_plan(args, session), Docker(), [], said.append, session)
     hosts = [f"{OTHER}.dkr.ecr.{r}.amazonaws.com" for r in ("eu-west-1", "us-west-2")]
@@ -353,7 +352,7 @@ def test_the_read_back_check_on_ecr(media_type: str, message: str | None) -> Non
     uri = f"{EU}/sagemaker-embeddings:v1"
     if message is None:
         check_pushed(uri, held, LOCAL, None)
-        with pytest.raises(PublishError, match="is linux/arm64; SageMaker's ml.* hosts run"):
+        with pytest.raises(PublishError, match=r"is linux/arm64; SageMaker's ml\.\* hosts run"):
             check_pushed(uri, held, LOCAL, "linux/arm64")
         with pytest.raises(PublishError, match="something else pushed to this tag"):
             check_pushed(uri, held, LocalImage("sha256:" + "d" * 64, "linux/amd64", None), None)

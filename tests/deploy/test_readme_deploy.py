@@ -1,10 +1,12 @@
-"""docs/sagemaker.md's "Deploy to SageMaker" flow, in SageMaker local mode:
-``HuggingFaceModel(image_uri=get_image_uri(...), ...).deploy(1, "local")`` then ``predict``.
+"""README's "Deploy to SageMaker" flow, in SageMaker local mode: ``publish`` into a registry,
+then ``HuggingFaceModel(image_uri=get_image_uri(...), ...).deploy(1, "local")`` and
+``predict``.
 
-The image URI is the helper's ECR URI; the locally built CPU image is tagged with it, so
-local mode finds it and neither logs in to ECR nor pulls. Local mode's docker-compose
-publishes the serving port on all host interfaces (its own choice); the test picks a free
-port and only talks to it over loopback.
+The registry is a local one (Debian's docker-registry on 127.0.0.1) standing in for the
+user's ECR: ``publish`` pushes the CPU image there, the local tags are removed, and local
+mode pulls the image by the URI ``get_image_uri`` returns for that registry (no
+re-tagging). Local mode's docker-compose publishes the serving port on all host
+interfaces (its own choice); the test picks a free port and only talks to it over loopback.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from sagemaker_embeddings.cli import main
 from sagemaker_embeddings.deploy import get_image_uri
-from tests.deploy.test_publish_registry import _image_id
+from tests.deploy.test_publish_registry import _image_id, assert_sagemaker_accepts, registry
 from tests.harness.docker import cpu_image, docker, docker_engine, wheelhouse
 from tests.harness.ports import free_port
 
-__all__ = ["cpu_image", "docker_engine", "wheelhouse"]  # fixtures, re-exported for pytest
+__all__ = ["cpu_image", "docker_engine", "registry", "wheelhouse"]  # fixtures, for pytest
 
 pytestmark = [pytest.mark.container, pytest.mark.sagemaker_local, pytest.mark.slow]
 
@@ -49,16 +52,26 @@ def model_data(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def image_uri(cpu_image: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def image_uri(cpu_image: str, registry: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The CPU image published into the registry; only the registry has it under that name."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    uri = get_image_uri(instance_type="local")
-    docker("tag", _image_id(cpu_image), uri)
+    argv = ["publish", "--image", cpu_image, "--flavor", "cpu", "--registry", registry]
+    assert main(argv) == 0
+    uri = get_image_uri(instance_type="local", registry=registry)
+    release = get_image_uri(instance_type="local", registry=registry, pin=True)
+    assert release.startswith(f"{uri}-")  # the release tag, found in the registry
+    docker("image", "rm", uri, release)  # local mode must pull it
     yield uri
     docker("image", "rm", uri, check=False)
 
 
-def test_readme_flow_in_local_mode(image_uri: str, model_data: str) -> None:
-    assert image_uri.startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/")
+def test_readme_flow_in_local_mode(
+    image_uri: str, cpu_image: str, registry: str, model_data: str
+) -> None:
+    repository, tag = image_uri.removeprefix(f"{registry}/").split(":")
+    assert image_uri == f"{registry}/sagemaker-embeddings:0.1.0-cpu-py311-torch2.13.0-debian12"
+    assert_sagemaker_accepts(registry, repository, tag, _image_id(cpu_image))
+    assert docker("image", "ls", "--quiet", image_uri) == ""
     label = f"sagemaker-embeddings-test-{uuid.uuid4().hex[:8]}"
     session = LocalSession(sagemaker_config=TELEMETRY_OFF)
     session.config = {
@@ -76,6 +89,7 @@ def test_readme_flow_in_local_mode(image_uri: str, model_data: str) -> None:
         code_location="s3://any-bucket/prefix",  # keeps the SDK from looking up a bucket
     )
     predictor = model.deploy(initial_instance_count=1, instance_type="local")
+    assert _image_id(image_uri) == _image_id(cpu_image)  # pulled from the registry
     try:
         answer = predictor.predict({"inputs": ["What is deep learning?", "Deploy to SageMaker"]})
         assert len(answer) == 2

@@ -53,11 +53,15 @@ def test_walkthrough_blocks_are_marked() -> None:
 
 
 @pytest.fixture
-def image_uri(cpu_image: str) -> Iterator[str]:
+def image_uri(cpu_image: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The CPU image tagged with the URI get_image_uri gives (so local mode neither pulls
     nor logs in to ECR). Requested before ``local_session``, so it is torn down after the
-    containers are gone: Docker refuses to untag a reference a container uses."""
+    containers are gone: Docker refuses to untag a reference a container uses. The
+    account is the dummy role's, given the way a user without STS access would
+    (tests/deploy/test_readme_deploy.py pulls from a registry instead)."""
     from sagemaker_embeddings.deploy import get_image_uri
+
+    monkeypatch.setenv("SAGEMAKER_EMBEDDINGS_REGISTRY", ROLE.split(":")[4])
 
     uri = get_image_uri(instance_type="local", region=REGION)
     docker("tag", cpu_image, uri)
