@@ -329,14 +329,16 @@ def test_a_failure_part_way_still_reports_what_was_pushed(
     pushes and reports it."""
     image = _import_image()
     cpu_tag = build.image_tag("cpu")
-    cpu_remote = f"{registry}/sagemaker-embeddings:{cpu_tag}"
-    cpu_release = f"{registry}/sagemaker-embeddings:{cpu_tag}{RELEASE_SUFFIX[1:]}"
+    # Its own repository: the registry is the module's, and the last test pushes the real
+    # image under the real name.
+    cpu_remote = f"{registry}/part-way:{cpu_tag}"
+    cpu_release = f"{registry}/part-way:{cpu_tag}{RELEASE_SUFFIX[1:]}"
     cleanup += [image, cpu_remote, cpu_release]
     docker("tag", image, cpu_remote)
     docker("tag", image, cpu_release)
     report = tmp_path / "pushed.json"
     argv = ["publish", "--only", "push", "--registry", registry, "--region", "us-east-1",
-            "--report", str(report), "--force"]  # fmt: skip
+            "--repository", "part-way", "--report", str(report)]  # fmt: skip
     assert main([*argv, "--flavor", "cpu,gpu"]) == 1
     assert "no local image" in capsys.readouterr().err
     assert json.loads(report.read_text()) == {"complete": False, "pushed": []}
