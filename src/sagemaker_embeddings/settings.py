@@ -113,6 +113,22 @@ class Settings(BaseSettings):
         validation_alias=_env("ALLOW_PICKLE_WEIGHTS"),
         description="Load pickled (.bin) weights when no safetensors exist; pickle can run code.",
     )
+    use_flash_attention: bool = Field(
+        True,
+        validation_alias=_env("USE_FLASH_ATTENTION"),
+        description=(
+            "On a GPU, use flash-attn where the image's build covers the device's compute "
+            "capability; false: SDPA always."
+        ),
+    )
+    allow_cpu_fallback: bool = Field(
+        False,
+        validation_alias=_env("ALLOW_CPU_FALLBACK"),
+        description=(
+            "Let the GPU image serve on CPU when it finds no usable CUDA device (by default it "
+            "refuses to start, saying why)."
+        ),
+    )
     default_prompt_name: str | None = Field(
         None,
         validation_alias=_env("DEFAULT_PROMPT_NAME"),
@@ -287,6 +303,16 @@ class Settings(BaseSettings):
         None,
         validation_alias=_env("DOCKER_LABEL"),
         description="Image label /info reports; the image sets it.",
+    )
+    image_flavor: Literal["cpu", "gpu"] | None = Field(
+        None,
+        validation_alias=_env("IMAGE_FLAVOR"),
+        description="The image's flavor; the image sets it (gpu: no CUDA device stops start-up).",
+    )
+    flash_attn_cuda_archs: str | None = Field(
+        None,
+        validation_alias=_env("FLASH_ATTN_CUDA_ARCHS"),
+        description="CUDA archs the image's flash-attn was built for (80;90); the image sets it.",
     )
 
     # --- logging ---------------------------------------------------------------

@@ -158,6 +158,7 @@ def test_metadata_and_contents_tell_the_truth(cpu_image: str) -> None:
     assert '"Entrypoint":["serve"]' in config
     assert '"com.amazonaws.sagemaker.capabilities.accept-bind-to-port":"true"' in config
     assert '"io.github.sagemaker-embeddings.flavor":"cpu"' in config
+    assert '"IMAGE_FLAVOR=cpu"' in config  # the server knows which image it runs in
     probe = (
         "import importlib.util as u, platform, torch, os; "
         "print(platform.python_version(), torch.__version__, torch.version.cuda, "
@@ -197,3 +198,20 @@ def test_hf_home_is_writable_by_any_user(cpu_image: str) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_gpu_flavors_refusal_without_a_gpu(cpu_image: str) -> None:
+    """What the GPU image does on a host without a usable GPU, played by this image with
+    the GPU image's IMAGE_FLAVOR: it stops with one message, or serves when allowed."""
+    done = subprocess.run(
+        ["docker", "run", "--rm", "--env", "IMAGE_FLAVOR=gpu", cpu_image, "serve"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    errors = [line for line in (done.stdout + done.stderr).splitlines() if " ERROR " in line]
+    assert len(errors) == 1, done.stdout + done.stderr
+    assert "this is the GPU image" in errors[0]
+    assert "ALLOW_CPU_FALLBACK=true" in errors[0]
+    env = {"IMAGE_FLAVOR": "gpu", "ALLOW_CPU_FALLBACK": "true"}
+    with run_container(cpu_image, env=env) as container:
+        wait_for_ping(container)

@@ -170,3 +170,28 @@ def test_lanes_run_concurrent_passes_correctly(tmp_path: Path, model_dirs: Model
         assert_close_rows(vectors, st_encode(model_dirs("bert"), texts, normalize_embeddings=True))
     finally:
         server.stop()
+
+
+def test_the_gpu_image_without_a_gpu_refuses_unless_allowed(
+    tmp_path: Path, model_dirs: ModelDirs
+) -> None:
+    """IMAGE_FLAVOR=gpu is what the GPU image sets; this machine has no CUDA device. The
+    model folder also has an ONNX-free torch path, so nothing else could refuse."""
+    env = {"HF_MODEL_ID": str(model_dirs("bert")), "IMAGE_FLAVOR": "gpu"}
+    code, log, answered = run_to_exit(env, tmp_path / "refuse")
+    assert code == 1
+    assert not answered
+    errors = [line for line in log.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, log
+    assert "cannot start: this is the GPU image" in errors[0]
+    assert "ALLOW_CPU_FALLBACK=true" in errors[0]
+    assert "Traceback" not in log
+
+    server = start_server({**env, "ALLOW_CPU_FALLBACK": "true"}, tmp_path / "allowed")
+    try:
+        vectors = httpx.post(f"{server.url}/embed", json={"inputs": "on CPU"}, timeout=60).json()
+        assert_close_rows(
+            vectors, st_encode(model_dirs("bert"), ["on CPU"], normalize_embeddings=True)
+        )
+    finally:
+        server.stop()

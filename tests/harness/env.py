@@ -25,6 +25,10 @@ SERVER_VARIABLES = (
     "MAX_CONCURRENT_REQUESTS",
     "MAX_CLIENT_BATCH_SIZE",
     "AUTO_TRUNCATE",
+    "IMAGE_FLAVOR",
+    "ALLOW_CPU_FALLBACK",
+    "USE_FLASH_ATTENTION",
+    "FLASH_ATTN_CUDA_ARCHS",
 )
 # The native server's variables, plus those toolkit mode and MMS read.
 TOOLKIT_VARIABLES = (

@@ -81,7 +81,12 @@ def choose_backend(settings: Settings, model_dir: Path, gpu: bool | None = None)
 
 def load_runner(source: ModelSource, spec: ModelSpec, settings: Settings) -> Runner:
     """The runner BACKEND asks for. An ONNX file that auto found but that does not fit
-    the task (exported for another TASK or POOLING) falls back to torch, with a warning."""
+    the task (exported for another TASK or POOLING) falls back to torch, with a warning.
+    The GPU image refuses to start without a usable CUDA device unless ALLOW_CPU_FALLBACK."""
+    if settings.image_flavor == "gpu" and not settings.allow_cpu_fallback:
+        from sagemaker_embeddings.models.gpu_policy import require_cuda
+
+        require_cuda()
     backend = choose_backend(settings, source.path)
     if backend == "onnx":
         from sagemaker_embeddings.models.onnx_runner import OnnxGraphMismatch, OnnxRunner

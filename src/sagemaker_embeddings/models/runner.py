@@ -19,6 +19,11 @@ import torch
 from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.models.capacity import Device, DTypeName, choose_dtype
 from sagemaker_embeddings.models.collate import pad_batch
+from sagemaker_embeddings.models.gpu_policy import (
+    Capability,
+    flash_attention_fits,
+    installed_driver,
+)
 from sagemaker_embeddings.models.heads import build_dense_stack
 from sagemaker_embeddings.models.pooling import pool, splade
 from sagemaker_embeddings.models.source import ModelSource
@@ -44,10 +49,29 @@ def choose_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
-def attention_candidates(device: torch.device) -> list[str]:
-    """Fastest first; a model whose architecture lacks one falls back to the next."""
+def attention_candidates(
+    device: torch.device,
+    settings: Settings | None = None,
+    capability: Capability | None = None,
+    flash_attn_installed: bool | None = None,
+) -> list[str]:
+    """Fastest first; a model whose architecture lacks one falls back to the next.
+
+    flash-attn comes first only where it can run: installed, not switched off
+    (USE_FLASH_ATTENTION), and built for the device's compute capability (the image
+    records its archs in FLASH_ATTN_CUDA_ARCHS). Otherwise a T4 or a Blackwell GPU would
+    fail at the warm-up pass.
+    """
     candidates = ["sdpa", "eager"]
-    if device.type == "cuda" and importlib.util.find_spec("flash_attn") is not None:
+    if flash_attn_installed is None:
+        flash_attn_installed = importlib.util.find_spec("flash_attn") is not None
+    if device.type != "cuda" or not flash_attn_installed:
+        return candidates
+    if settings is not None and not settings.use_flash_attention:
+        return candidates
+    found = capability or torch.cuda.get_device_capability(device)
+    archs = settings.flash_attn_cuda_archs if settings is not None else None
+    if flash_attention_fits(found, archs):
         candidates.insert(0, "flash_attention_2")
     return candidates
 
@@ -63,6 +87,14 @@ class ModelRunner:
         self.device_type: Device = "cuda" if self.device.type == "cuda" else "cpu"
         self.dtype_name: DTypeName = choose_dtype(settings.dtype, self.device_type)
         self.dtype = _DTYPES[self.dtype_name]
+        if self.device.type == "cuda":
+            logger.info(
+                "cuda device=%s capability=%s driver=%s cuda=%s",
+                torch.cuda.get_device_name(self.device),
+                torch.cuda.get_device_capability(self.device),
+                installed_driver(),
+                torch.version.cuda,
+            )
         self.model = self._load(source, settings)
         self.dense = build_dense_stack(
             spec.dense_layers, self.dtype, self.device, settings.allow_pickle_weights
@@ -91,7 +123,7 @@ class ModelRunner:
             "trust_remote_code": settings.trust_remote_code,
             "use_safetensors": None if settings.allow_pickle_weights else True,
         }
-        *preferred, last = attention_candidates(self.device)
+        *preferred, last = attention_candidates(self.device, settings)
         for attention in preferred:
             try:
                 return self._from_pretrained(auto_class, source, attention, kwargs)
