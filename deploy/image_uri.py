@@ -10,7 +10,6 @@ where ``publish`` put them); the TEI DLC's in AWS's per-region accounts.
 from __future__ import annotations
 
 import os
-import re
 from typing import Protocol, cast
 
 from . import build
@@ -22,11 +21,9 @@ from .catalog import (
     load_catalog,
 )
 from .errors import DeployError
+from .instance_families import check_runs_on, flavor_for_instance_type
 from .remote import open_registry
 from .target_registry import resolve_registry
-
-# "ml.<family>.<size>" or "ml_<family>", as SageMaker names instance types.
-_INSTANCE_TYPE = re.compile(r"^ml[._]([a-z\d-]+)\.?\w*$")
 
 
 class _HasRegion(Protocol):
@@ -40,21 +37,6 @@ class _HasBotoSession(Protocol):
 
 
 SessionLike = _HasRegion | _HasBotoSession
-
-
-def flavor_for_instance_type(instance_type: str) -> Flavor:
-    """``ml.g*``, ``ml.p*`` and ``local_gpu`` → gpu; ``local`` and other ``ml.*`` → cpu."""
-    if instance_type == "local":
-        return "cpu"
-    if instance_type == "local_gpu":
-        return "gpu"
-    match = _INSTANCE_TYPE.match(instance_type)
-    if match is None:
-        raise ValueError(
-            f"Invalid instance type {instance_type!r}: expected ml.<family>.<size> "
-            "(e.g. ml.g5.xlarge, ml.c6i.2xlarge), 'local' or 'local_gpu'."
-        )
-    return "gpu" if match[1][0] in ("g", "p") else "cpu"
 
 
 def _region_from_session(session: SessionLike) -> str | None:
@@ -115,11 +97,8 @@ def choose_flavor(
         chosen: Flavor = flavor
         if chosen not in available:
             raise _missing_flavor(repo, version, chosen, "")
-        if chosen == "gpu" and wanted == "cpu":
-            raise ValueError(
-                f"The gpu flavor needs a GPU instance, but {instance_type!r} has none. "
-                "Use flavor='cpu' or a GPU instance type (ml.g*, ml.p*, local_gpu)."
-            )
+        if instance_type:
+            check_runs_on(instance_type, chosen)
         return chosen
     if wanted is not None:
         if wanted not in available:

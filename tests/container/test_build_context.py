@@ -53,9 +53,10 @@ def test_context_holds_only_what_the_image_needs(tmp_path: Path) -> None:
     context.mkdir()
     build.stage_context(ROOT, context, wheelhouse, model_dir=None)
     assert sorted(p.name for p in context.iterdir()) == [
-        "README.md", "model", "pyproject.toml", "requirements-nodeps.txt",
+        "README.md", "entrypoint.sh", "model", "pyproject.toml", "requirements-nodeps.txt",
         "requirements.txt", "setup.py", "src", "wheelhouse",
     ]  # fmt: skip
+    assert (context / "entrypoint.sh").stat().st_mode & 0o111  # executable, as COPY keeps it
     assert not any(context.rglob("__pycache__"))
     # The client-side deploy package stays out of the image: no copy of it anywhere.
     assert (context / "src" / "sagemaker_embeddings" / "cli.py").is_file()

@@ -155,7 +155,7 @@ def test_metadata_and_contents_tell_the_truth(cpu_image: str) -> None:
     from sagemaker_embeddings.deploy.build import image_tag
 
     config = docker("inspect", "--format", "{{json .Config}}", cpu_image)
-    assert '"Entrypoint":["serve"]' in config
+    assert '"Entrypoint":["/usr/local/bin/sagemaker-embeddings-entrypoint"]' in config
     assert '"com.amazonaws.sagemaker.capabilities.accept-bind-to-port":"true"' in config
     assert '"io.github.sagemaker-embeddings.flavor":"cpu"' in config
     assert '"IMAGE_FLAVOR=cpu"' in config  # the server knows which image it runs in

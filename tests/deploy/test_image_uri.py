@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from sagemaker_embeddings.deploy import get_image_uri
-from sagemaker_embeddings.deploy.image_uri import flavor_for_instance_type
+from sagemaker_embeddings.deploy.instance_families import flavor_for_instance_type
 from tests.deploy.test_catalog import NEWER_REGIONS, SEED, SUFFIXES
 
 OURS = "sagemaker-embeddings"
@@ -74,7 +74,6 @@ def test_the_seed_pages_two_examples() -> None:
         ("local", "cpu"),
         ("ml.c6i.xlarge", "cpu"),
         ("ml.m5.large", "cpu"),
-        ("ml.inf2.xlarge", "cpu"),
         ("ml.r7i.2xlarge", "cpu"),
     ],
 )
