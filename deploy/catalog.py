@@ -19,8 +19,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-Flavor = Literal["cpu", "gpu"]
+Flavor = Literal["cpu", "gpu", "cpu-arm64"]
 FLAVORS: tuple[Flavor, ...] = get_args(Flavor)
+# What `publish` builds unless told otherwise: cpu-arm64 (Graviton) builds under emulation
+# on x86 machines, so it is asked for by name.
+DEFAULT_FLAVORS: tuple[Flavor, ...] = ("cpu", "gpu")
 # This project's repository in regions.json, and the local name its builds get.
 DEFAULT_REPOSITORY = "sagemaker-embeddings"
 

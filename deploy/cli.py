@@ -80,7 +80,7 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("--region", help="AWS region (default: the AWS default region)")
     parser.add_argument("--instance-type", help="e.g. ml.g5.xlarge, ml.c6i.xlarge, local")
     parser.add_argument(
-        "--flavor", choices=FLAVORS, help="cpu or gpu (default: from the instance type)"
+        "--flavor", choices=FLAVORS, help="cpu, gpu or cpu-arm64 (default: from the instance type)"
     )
     parser.add_argument("--version", help="image version (default: the repository's default)")
     parser.add_argument(
@@ -109,7 +109,8 @@ def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "build",
         help="build the serving image of one flavor (container/)",
-        description=f"Build the serving image of one flavor for {build.PLATFORM}; "
+        description="Build the serving image of one flavor (cpu and gpu for linux/amd64, "
+        "cpu-arm64 for linux/arm64); "
         "prints the image reference. Needs a clone of this repository and Docker.",
         epilog="examples:\n  sagemaker-embeddings build --flavor cpu\n"
         "  sagemaker-embeddings build --flavor cpu --bake-model ./my-model\n",

@@ -101,12 +101,12 @@ def flavor_for_instance_type(instance_type: str) -> Flavor:
         )
     if family.accelerator == "gaudi":
         raise ValueError(f"{instance_type} has Habana Gaudi accelerators, which are not supported.")
-    if family.arch == "arm64":
-        raise ValueError(
-            f"{instance_type} runs on arm64 ({'Grace' if family.gpu else 'Graviton'}); the "
-            "images are linux/amd64 so far: use an x86 instance type (e.g. ml.c7i, ml.g6)."
-        )
     if family.accelerator == "nvidia":
+        if family.arch == "arm64":
+            raise ValueError(
+                f"{instance_type} has {family.gpu} GPUs on arm64 (Grace) hosts; the GPU image "
+                "is linux/amd64: use an x86 GPU instance type (e.g. ml.p6-b200, ml.p5)."
+            )
         if family.capability is not None and family.capability < MIN_CAPABILITY:
             raise ValueError(
                 f"{instance_type} has {family.gpu} GPUs (compute capability "
@@ -114,15 +114,22 @@ def flavor_for_instance_type(instance_type: str) -> Flavor:
                 f"kernels for {MIN_CAPABILITY[0]}.{MIN_CAPABILITY[1]} (T4) and newer."
             )
         return "gpu"
-    return "cpu"
+    return "cpu-arm64" if family.arch == "arm64" else "cpu"
 
 
 def check_runs_on(instance_type: str, flavor: Flavor) -> None:
-    """Raise when ``flavor`` cannot run on ``instance_type`` at all (wrong architecture or
-    accelerator); a CPU image on a GPU instance is allowed (it leaves the GPU idle)."""
-    wanted = flavor_for_instance_type(instance_type)  # raises for no image at all
-    if flavor == "gpu" and wanted == "cpu":
+    """Raise when ``flavor`` cannot run on ``instance_type`` (another CPU architecture, or
+    no GPU for the GPU image); the CPU image on a GPU instance is allowed (it leaves the
+    GPU idle)."""
+    wanted = flavor_for_instance_type(instance_type)  # raises when no image runs there
+    if flavor == wanted or (flavor, wanted) == ("cpu", "gpu"):
+        return
+    if flavor == "gpu":
         raise ValueError(
             f"The gpu flavor needs a GPU instance, but {instance_type!r} has none. "
-            "Use flavor='cpu' or a GPU instance type (ml.g*, ml.p*, local_gpu)."
+            f"Use flavor={wanted!r} or a GPU instance type (ml.g*, ml.p*, local_gpu)."
         )
+    raise ValueError(
+        f"The {flavor} flavor does not run on {instance_type!r}, which needs {wanted!r} "
+        f"({'arm64' if wanted == 'cpu-arm64' else 'x86_64'})."
+    )

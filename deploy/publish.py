@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from . import aws, build
-from .catalog import DEFAULT_REPOSITORY, FLAVORS, Flavor, load_catalog
+from .catalog import DEFAULT_FLAVORS, DEFAULT_REPOSITORY, FLAVORS, Flavor, load_catalog
 from .errors import AwsError, DeployError, PublishError
 from .image_uri import resolve_region
 from .pushed_check import check_pushed
@@ -62,6 +62,10 @@ class ImagePlan:
     tag: str
     release_tag: str | None  # <tag>-<git sha12>; None when the revision is unknown
     source: str | None  # a local image to publish; None: build it
+
+    @property
+    def platform(self) -> str:
+        return build.flavor_of(self.flavor).platform
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -151,7 +155,7 @@ def _release_tag(tag: str, source: str | None, source_dir: Path) -> str | None:
 
 def make_plan(args: argparse.Namespace, session: object | None = None) -> Plan:
     """Turn the command line into a plan; nothing runs yet (STS may be asked who we are)."""
-    flavors: list[Flavor] = list(dict.fromkeys(args.flavor or FLAVORS))
+    flavors: list[Flavor] = list(dict.fromkeys(args.flavor or DEFAULT_FLAVORS))
     if (args.image or args.tag) and len(flavors) != 1:
         raise ValueError("--image and --tag describe one image: give exactly one --flavor")
     steps = tuple(s for s in STEPS if s in (args.only or STEPS))
@@ -188,7 +192,7 @@ def describe(plan: Plan) -> list[str]:
             source = image.source or plan.local_reference(image)
             if image.source is None:
                 lines.append(
-                    f"build  {image.flavor} flavor from container/ as {source} ({build.PLATFORM})"
+                    f"build  {image.flavor} flavor from container/ as {source} ({image.platform})"
                 )
             for t in plan.targets:
                 lines += [
@@ -198,7 +202,7 @@ def describe(plan: Plan) -> list[str]:
         for image in plan.images:
             for t in plan.targets:
                 lines += [f"push   {plan.reference(t, image, tag)}" for tag in image.tags]
-                lines.append(f"check  {plan.reference(t, image)} ({build.PLATFORM}, Docker v2)")
+                lines.append(f"check  {plan.reference(t, image)} ({image.platform}, Docker v2)")
     return lines
 
 
@@ -274,10 +278,10 @@ def _prepare(
     plan: Plan, image: ImagePlan, target: Target, docker: Docker, session: object | None
 ) -> _Upload:
     local = docker.inspect(plan.reference(target, image))
-    if local.platform != build.PLATFORM:
+    if local.platform != image.platform:
         raise PublishError(
-            f"{plan.reference(target, image)} is {local.platform}; SageMaker runs "
-            f"{build.PLATFORM}: rebuild it with `sagemaker-embeddings build`"
+            f"{plan.reference(target, image)} is {local.platform}; the {image.flavor} flavor "
+            f"is for {image.platform}: rebuild it with `sagemaker-embeddings build`"
         )
     registry = open_registry(target.host, session)
     name = target.repository_path(plan.repository)
@@ -312,13 +316,13 @@ def _upload(plan: Plan, upload: _Upload, docker: Docker, say: Say) -> Pushed:
     held = upload.registry.lookup(name, image.tag)
     if held is None:
         raise PublishError(f"{uri} is not in the registry after the push")
-    check_pushed(uri, held, upload.local, upload.registry.platform(name, held))
+    check_pushed(uri, held, upload.local, upload.registry.platform(name, held), image.platform)
     if not upload.to_push:
         say(f"{uri} already holds this image: skipped")
     release = image.release_tag and plan.reference(target, image, image.release_tag)
     result = Pushed(image.flavor, target.region, uri, release, digest or held.digest,
                     skipped=not upload.to_push)  # fmt: skip
-    say(f"checked {result.pinned}: one {build.PLATFORM} Docker v2 manifest")
+    say(f"checked {result.pinned}: one {image.platform} Docker v2 manifest")
     return result
 
 
@@ -355,8 +359,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--flavor",
         action="extend",
         type=_flavors,
-        metavar="{cpu,gpu}[,...]",
-        help="flavors to publish (repeatable, comma-separated; default: cpu,gpu)",
+        metavar="{cpu,gpu,cpu-arm64}[,...]",
+        help="flavors to publish (repeatable, comma-separated; default: cpu,gpu; cpu-arm64 "
+        "for Graviton builds under QEMU emulation on x86 machines)",
     )
     parser.add_argument("--region", help="primary region (default: the AWS default region)")
     parser.add_argument(
@@ -427,7 +432,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"publish: error: {error}", file=sys.stderr)
         status = 2
-    except DeployError as error:
+    except (DeployError, build.BuildError) as error:  # BuildError: e.g. not run from a clone
         print(f"publish: error: {error}", file=sys.stderr)
         status = 1
     else:

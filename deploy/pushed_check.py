@@ -1,15 +1,15 @@
-"""What SageMaker accepts as an image: one Docker v2 schema 2 manifest for linux/amd64.
+"""What SageMaker accepts as an image: one Docker v2 schema 2 manifest for its platform.
 
 SageMaker refuses an image index (what BuildKit makes of a tag when it adds provenance or
 SBOM attestations) and has been reported to refuse a single OCI manifest too
 (``Unsupported manifest media type application/vnd.oci.image.manifest.v1+json``); an arm64
-image starts and then fails its ping with ``exec format error``. ``publish`` reads every
+image on an x86 host (or the reverse) starts and then fails its ping with ``exec format
+error``. ``publish`` reads every
 pushed tag back and checks it here.
 """
 
 from __future__ import annotations
 
-from .build import PLATFORM
 from .errors import PublishError
 from .registry import LocalImage
 from .remote import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, RemoteImage
@@ -21,8 +21,11 @@ _WHAT = {
 }
 
 
-def check_pushed(uri: str, held: RemoteImage, local: LocalImage, platform: str | None) -> None:
-    """Raise PublishError unless ``uri`` holds ``local`` as one Docker v2 amd64 manifest.
+def check_pushed(
+    uri: str, held: RemoteImage, local: LocalImage, platform: str | None, expected: str
+) -> None:
+    """Raise PublishError unless ``uri`` holds ``local`` as one Docker v2 manifest for the
+    ``expected`` platform (``linux/amd64``, or ``linux/arm64`` for Graviton).
 
     ``platform`` is what the registry's copy of the image config says, where it could be
     read; else the config digest ties the pushed image to ``local``, whose platform is known.
@@ -40,5 +43,5 @@ def check_pushed(uri: str, held: RemoteImage, local: LocalImage, platform: str |
             "something else pushed to this tag meanwhile"
         )
     found = platform or local.platform
-    if found != PLATFORM:
-        raise PublishError(f"{uri} is {found}; SageMaker's ml.* hosts run {PLATFORM}")
+    if found != expected:
+        raise PublishError(f"{uri} is {found}; the instances it is for run {expected}")

@@ -304,7 +304,7 @@ class Settings(BaseSettings):
         validation_alias=_env("DOCKER_LABEL"),
         description="Image label /info reports; the image sets it.",
     )
-    image_flavor: Literal["cpu", "gpu"] | None = Field(
+    image_flavor: Literal["cpu", "gpu", "cpu-arm64"] | None = Field(
         None,
         validation_alias=_env("IMAGE_FLAVOR"),
         description="The image's flavor; the image sets it (gpu: no CUDA device stops start-up).",

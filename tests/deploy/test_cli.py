@@ -104,7 +104,7 @@ def test_build_subcommand_is_wired(
     with pytest.raises(SystemExit) as exited:
         main(["build", "--help"])
     assert exited.value.code == 0
-    assert "--flavor {cpu,gpu}" in capsys.readouterr().out
+    assert "--flavor {cpu,gpu,cpu-arm64}" in capsys.readouterr().out
 
 
 def test_the_installed_console_script(tmp_path: Path) -> None:

@@ -61,6 +61,10 @@ def test_the_table_agrees_with_the_naming_rules() -> None:
         ("ml.m5.large", "cpu"),
         ("ml.r7i.2xlarge", "cpu"),
         ("ml.c9i.xlarge", "cpu"),
+        ("ml.c7g.xlarge", "cpu-arm64"),  # Graviton
+        ("ml.m8g.large", "cpu-arm64"),
+        ("ml.r7gd.xlarge", "cpu-arm64"),
+        ("ml.c9g.xlarge", "cpu-arm64"),  # a Graviton family newer than the table: by its name
         ("local", "cpu"),
         ("local_gpu", "gpu"),
     ],
@@ -75,10 +79,7 @@ def test_flavor_by_family(instance_type: str, flavor: str) -> None:
         ("ml.inf2.xlarge", "AWS Neuron accelerators"),
         ("ml.trn1.2xlarge", "AWS Neuron accelerators"),
         ("ml.inf3.xlarge", "AWS Neuron accelerators"),  # by its name
-        ("ml.c7g.xlarge", r"arm64 \(Graviton\).*use an x86 instance type"),
-        ("ml.m8g.large", r"arm64 \(Graviton\)"),
-        ("ml.c9g.xlarge", r"arm64 \(Graviton\)"),  # by its name
-        ("ml.p6e-gb200.36xlarge", r"arm64 \(Grace\)"),
+        ("ml.p6e-gb200.36xlarge", r"GB200 GPUs on arm64 \(Grace\) hosts"),
         ("ml.p3.2xlarge", r"V100 GPUs \(compute capability 7\.0\).*7\.5 \(T4\) and newer"),
         ("ml.p2.xlarge", r"K80 GPUs \(compute capability 3\.7\)"),
         ("ml.dl1.24xlarge", "Habana Gaudi"),
@@ -92,3 +93,33 @@ def test_instances_no_image_runs_on_are_refused(instance_type: str, message: str
         get_image_uri("eu-west-1", instance_type, account=ACCOUNT)
     with pytest.raises(ValueError, match=message):  # an explicit flavor does not help
         get_image_uri("eu-west-1", instance_type, flavor="cpu", account=ACCOUNT)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "flavor", "message"),
+    [
+        (
+            "ml.c7g.xlarge",
+            "cpu",
+            r"The cpu flavor does not run on 'ml\.c7g\.xlarge', which needs 'cpu-arm64'",
+        ),
+        ("ml.c7i.xlarge", "cpu-arm64", r"needs 'cpu' \(x86_64\)"),
+        ("ml.g5.xlarge", "cpu-arm64", r"needs 'gpu'"),
+        ("ml.c7g.xlarge", "gpu", r"The gpu flavor needs a GPU instance.*flavor='cpu-arm64'"),
+    ],
+)
+def test_a_flavor_for_another_architecture_is_refused(
+    instance_type: str, flavor: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        get_image_uri("eu-west-1", instance_type, flavor=flavor, account=ACCOUNT)
+
+
+def test_graviton_gets_the_arm64_image() -> None:
+    assert get_image_uri("eu-west-1", "ml.c7g.xlarge", account=ACCOUNT) == (
+        f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-embeddings:"
+        "0.1.0-cpu-arm64-py311-torch2.13.0-debian12"
+    )
+    # The CPU image still runs on a GPU instance (it leaves the GPU idle).
+    assert ":0.1.0-cpu-py311-" in get_image_uri("eu-west-1", "ml.g5.xlarge", flavor="cpu",
+                                                account=ACCOUNT)  # fmt: skip

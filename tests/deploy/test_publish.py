@@ -351,14 +351,22 @@ def test_the_read_back_check_on_ecr(media_type: str, message: str | None) -> Non
     assert held.media_type == media_type
     uri = f"{EU}/sagemaker-embeddings:v1"
     if message is None:
-        check_pushed(uri, held, LOCAL, None)
-        with pytest.raises(PublishError, match=r"is linux/arm64; SageMaker's ml\.\* hosts run"):
-            check_pushed(uri, held, LOCAL, "linux/arm64")
+        check_pushed(uri, held, LOCAL, None, "linux/amd64")
+        with pytest.raises(
+            PublishError, match="is linux/arm64; the instances it is for run linux/amd64"
+        ):
+            check_pushed(uri, held, LOCAL, "linux/arm64", "linux/amd64")
         with pytest.raises(PublishError, match="something else pushed to this tag"):
-            check_pushed(uri, held, LocalImage("sha256:" + "d" * 64, "linux/amd64", None), None)
+            check_pushed(
+                uri,
+                held,
+                LocalImage("sha256:" + "d" * 64, "linux/amd64", None),
+                None,
+                "linux/amd64",
+            )
     else:
         with pytest.raises(PublishError, match=message):
-            check_pushed(uri, held, LOCAL, None)
+            check_pushed(uri, held, LOCAL, None, "linux/amd64")
     assert EcrRegistry(host).lookup("sagemaker-embeddings", "v2") is None
     assert EcrRegistry(host).lookup("no-such-repository", "v1") is None
 

@@ -145,10 +145,16 @@ def image_exists(reference: str) -> bool:
     return done.returncode == 0
 
 
-def ensure_base_image(name: str = BASE_IMAGE) -> None:
-    """Create a stand-in ``debian:bookworm-slim`` from debootstrap when the engine lacks it."""
+ARM64_BASE_IMAGE = "arm64v8/debian:bookworm-slim"
+
+
+def ensure_base_image(name: str = BASE_IMAGE, arch: str = "amd64") -> None:
+    """Create a stand-in Debian bookworm image with debootstrap + ``docker import`` when the
+    engine lacks ``name``; ``arch="arm64"`` makes Graviton's (under QEMU emulation)."""
     if image_exists(name):
         return
+    if arch != "amd64":
+        ensure_emulation(arch)
     with state_lock("setup"):
         if image_exists(name):
             return
@@ -157,13 +163,14 @@ def ensure_base_image(name: str = BASE_IMAGE) -> None:
             subprocess.run(
                 [
                     "debootstrap",
+                    f"--arch={arch}",
                     "--variant=minbase",
                     "bookworm",
                     str(root),
                     "http://deb.debian.org/debian",
                 ],
                 check=True,
-                timeout=900,
+                timeout=1800,
                 capture_output=True,
             )
             # This machine reaches PyPI through TLS that only its own bundle trusts;
@@ -172,16 +179,46 @@ def ensure_base_image(name: str = BASE_IMAGE) -> None:
             certs = root / "usr/local/share/ca-certificates"
             certs.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(HOST_CA_BUNDLE, certs / "host-bundle.crt")
-            tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-            subprocess.run(
-                ["docker", "import", "--change", f"ENV PIP_CERT={HOST_CA_BUNDLE}", "-", name],
-                stdin=tar.stdout,
-                check=True,
-                timeout=600,
-                capture_output=True,
+            # A build FROM scratch rather than `docker import`: an engine without
+            # experimental features ignores import's --platform and would label an arm64
+            # root file system amd64.
+            context = Path(tmp) / "context"
+            context.mkdir()
+            subprocess.run(["tar", "-C", str(root), "-cf", str(context / "rootfs.tar"), "."],
+                           check=True, timeout=600)  # fmt: skip
+            (context / "Dockerfile").write_text(
+                f'FROM scratch\nADD rootfs.tar /\nENV PIP_CERT={HOST_CA_BUNDLE}\nCMD ["bash"]\n'
             )
-            if tar.wait(timeout=60) != 0:
-                raise RuntimeError("tar of the debootstrap folder failed")
+            subprocess.run(
+                ["docker", "build", "--quiet", "--platform", f"linux/{arch}", "--tag", name,
+                 str(context)],
+                check=True, timeout=600, capture_output=True,
+            )  # fmt: skip
+
+
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+
+
+def ensure_emulation(arch: str = "arm64") -> None:
+    """qemu-user-static registered with binfmt_misc (fix-binary mode), so the engine runs
+    ``arch`` binaries: Debian's qemu-user-static and binfmt-support packages."""
+    qemu = {"arm64": "aarch64"}[arch]
+    if (BINFMT / f"qemu-{qemu}").exists():
+        return
+    with state_lock("setup"):
+        if (
+            shutil.which("update-binfmts") is None
+            or not Path(f"/usr/bin/qemu-{qemu}-static").exists()
+        ):
+            subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=600)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "qemu-user-static",
+                            "binfmt-support"], check=True, timeout=1200)  # fmt: skip
+        if not (BINFMT / "register").exists():
+            subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)],
+                           check=True, timeout=60)  # fmt: skip
+        subprocess.run(["update-binfmts", "--enable", f"qemu-{qemu}"], check=False, timeout=60)
+    if not (BINFMT / f"qemu-{qemu}").exists():
+        raise RuntimeError(f"qemu-{qemu} is not registered with binfmt_misc")
 
 
 def ensure_wheelhouse(folder: Path = STATE_DIR / "wheelhouse") -> Path:
