@@ -73,6 +73,8 @@ class FlavorSpec:
     cuda_compat: str = ""  # NVIDIA's forward-compatibility package, from the base's apt
     flash_attn: bool = False
     platform: str = PLATFORM
+    # The embedded (and a baked) model exported to ONNX at build, for BACKEND=auto.
+    export_onnx: bool = True
 
     @property
     def accelerator(self) -> str:
@@ -115,6 +117,9 @@ FLAVOR_SPECS: dict[Flavor, FlavorSpec] = {
         cuda=None,
         toolkit=True,
         platform=ARM64,
+        # torch.onnx's exporter crashes under QEMU (qemu: uncaught target signal 11),
+        # and x86 hosts build this flavor under QEMU: the image serves on torch.
+        export_onnx=False,
     ),
     # The CUDA `base` variant (cudart only), not `runtime`/`cudnn-runtime`: the
     # CUDA torch wheels bring cuBLAS, cuDNN and NCCL as nvidia-* wheels, which the
@@ -346,6 +351,7 @@ def build_args(
         "PIP_NO_INDEX": "1" if offline else "0",
         # The JRE comes from apt, which an air-gapped build cannot reach.
         "TOOLKIT": "true" if spec.toolkit and not offline else "false",
+        "EXPORT_ONNX": "true" if spec.export_onnx else "false",
         # Empty: no flash-attn (the Dockerfile's own default version otherwise).
         **({} if spec.flash_attn else {"FLASH_ATTN_VERSION": ""}),
         "VERSION": project_version(source_dir),
@@ -411,9 +417,7 @@ def build_image(
         raise BuildError("an offline build needs a wheelhouse")
     if wheelhouse is None and not offline:
         check_torch_available(spec)  # before minutes of building, not after
-    reference = tag or (
-        f"{IMAGE_NAME}:stand-in-build" if stand_in else default_reference(flavor, root)
-    )
+    reference = tag or f"{IMAGE_NAME}:{_default_tag(spec, stand_in, root)}"
     args = build_args(spec, root, wheelhouse=wheelhouse, offline=offline, base_mirror=base_mirror)
     args.update(extra_build_args or {})
     with tempfile.TemporaryDirectory(prefix="sagemaker-embeddings-build-") as tmp:

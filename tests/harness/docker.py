@@ -269,7 +269,7 @@ def ensure_offline_wheelhouse(
         # torch pinned so the CPU build on this machine's disk is the one chosen; setuptools
         # is what the image's package stage builds our own wheel with.
         subprocess.run(
-            [*download, f"torch=={TORCH_VERSION}", "setuptools>=69", *normal],
+            [*download, f"torch=={TORCH_VERSION}", "setuptools>=77", *normal],
             check=True, timeout=1800,
         )  # fmt: skip
         subprocess.run([*download, "--no-deps", *no_deps], check=True, timeout=1800)
