@@ -91,36 +91,25 @@ def cuda_tag(cuda: str) -> str:
     return "cu" + "".join(cuda.split(".")[:2])
 
 
+_CPU = FlavorSpec(
+    name="cpu",
+    base_image="debian:bookworm-slim",
+    builder_image="debian:bookworm-slim",
+    python="3.11",
+    os="debian12",
+    torch_index_url="https://download.pytorch.org/whl/cpu",
+    torch_version=TORCH_VERSION,
+    cuda=None,
+    toolkit=True,
+)
+
 FLAVOR_SPECS: dict[Flavor, FlavorSpec] = {
-    "cpu": FlavorSpec(
-        name="cpu",
-        base_image="debian:bookworm-slim",
-        builder_image="debian:bookworm-slim",
-        python="3.11",
-        os="debian12",
-        torch_index_url="https://download.pytorch.org/whl/cpu",
-        torch_version=TORCH_VERSION,
-        cuda=None,
-        toolkit=True,
-    ),
+    "cpu": _CPU,
     # Graviton: the same Dockerfile for linux/arm64 (on x86 hosts under QEMU emulation:
     # qemu-user-static and binfmt_misc). The CPU index has aarch64 CPU wheels of torch;
-    # PyPI's aarch64 torch is a CUDA build.
-    "cpu-arm64": FlavorSpec(
-        name="cpu-arm64",
-        base_image="debian:bookworm-slim",
-        builder_image="debian:bookworm-slim",
-        python="3.11",
-        os="debian12",
-        torch_index_url="https://download.pytorch.org/whl/cpu",
-        torch_version=TORCH_VERSION,
-        cuda=None,
-        toolkit=True,
-        platform=ARM64,
-        # torch.onnx's exporter crashes under QEMU (qemu: uncaught target signal 11),
-        # and x86 hosts build this flavor under QEMU: the image serves on torch.
-        export_onnx=False,
-    ),
+    # PyPI's aarch64 torch is a CUDA build. torch.onnx's exporter crashes under QEMU
+    # (qemu: uncaught target signal 11), so this image serves on torch.
+    "cpu-arm64": replace(_CPU, name="cpu-arm64", platform=ARM64, export_onnx=False),
     # The CUDA `base` variant (cudart only), not `runtime`/`cudnn-runtime`: the
     # CUDA torch wheels bring cuBLAS, cuDNN and NCCL as nvidia-* wheels, which the
     # bigger variants would ship a second time. The devel builder compiles flash-attn.
