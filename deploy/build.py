@@ -160,17 +160,7 @@ def stand_in_gpu_spec() -> FlavorSpec:
     registry and apt repository nor PyTorch's index (such as this project's CI): PyPI's
     Linux torch is itself a CUDA build (13.0 for 2.13.0), read back after the build. No
     flash-attn (no nvcc to build it) and no forward-compatibility package."""
-    return FlavorSpec(
-        name="gpu",
-        base_image="debian:bookworm-slim",
-        builder_image="debian:bookworm-slim",
-        python="3.11",
-        os="debian12",
-        torch_index_url="",
-        torch_version=TORCH_VERSION,
-        cuda=None,
-        toolkit=False,
-    )
+    return replace(_CPU, name="gpu", torch_index_url="", toolkit=False)
 
 
 def flavor_of(name: str) -> FlavorSpec:
