@@ -38,6 +38,6 @@ class BuildPy(build_py):
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"sagemaker_embeddings": ["py.typed"]},
+    package_data={"sagemaker_embeddings": ["py.typed", "models/fastest_paths.json"]},
     cmdclass={"build_py": BuildPy},
 )

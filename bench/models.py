@@ -23,7 +23,7 @@ from typing import Any
 from bench.texts import minilm_dir
 
 BUILT_MARKER = ".complete"
-NAMES = ("minilm", "bert-base", "minilm-reranker", "minilm-onnx")
+NAMES = ("minilm", "bert-base", "minilm-reranker", "minilm-onnx", "bert-base-onnx")
 
 
 def model_path(cache: Path, name: str) -> Path:
@@ -101,10 +101,20 @@ def build_minilm_onnx(target: Path) -> None:
     export_onnx(minilm_dir(), out_dir=target, settings=Settings(**fields))
 
 
+def build_bert_base_onnx(target: Path) -> None:
+    """bert-base (built first, by ensure_models) and its export, as for MiniLM."""
+    from sagemaker_embeddings.models.onnx_export import export_onnx
+    from sagemaker_embeddings.settings import Settings
+
+    source = target.parent / "bert-base"
+    fields: dict[str, Any] = {"model_id": str(source)}
+    export_onnx(source, out_dir=target, settings=Settings(**fields))
+
+
 def ensure_models(cache: Path) -> dict[str, Path]:
     """Build whatever is missing (a marker file says a folder is complete)."""
     builders = {"bert-base": build_bert_base, "minilm-reranker": build_minilm_reranker,
-                "minilm-onnx": build_minilm_onnx}
+                "minilm-onnx": build_minilm_onnx, "bert-base-onnx": build_bert_base_onnx}
     paths = {name: model_path(cache, name) for name in NAMES}
     for name, build in builders.items():
         if not (paths[name] / BUILT_MARKER).exists():

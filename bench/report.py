@@ -14,6 +14,14 @@ W3_ALLOWANCE_MS = 3.0
 ONNX_COLD_START_S = 2.0
 ONNX_COLD_START_VS_FLOOR = 0.5
 ONNX_PEAK_RSS_MB = 400.0
+# Issue 20's goals for the path BACKEND=auto / DTYPE=auto takes (ours-auto).
+AUTO_W1_VS_BFLOAT16_CEILING = 0.95
+AUTO_W1_VS_FLOAT32_CEILING = 1.1
+AUTO_COLD_START_S = 1.5
+AUTO_W3_ALLOWANCE_MS = 1.0
+AUTO_W4_VS_CEILING = 0.9
+BFLOAT16_PEAK_RSS_MB = 600.0
+INT8_W1_VS_FLOAT32 = 2.0
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,9 @@ def versus_peers(results: Results) -> str:
             best_peer, best = pick(peers, key=lambda item: item[1])
             cells = []
             for peer, dtype in (("ours", "float32"), ("ours", "bfloat16"),
-                                ("ours-onnx", "float32")):
+                                ("ours-onnx", "float32"), ("ours-openvino", "float32"),
+                                ("ours-openvino", "bfloat16"), ("ours-auto", "float32"),
+                                ("ours-auto", "bfloat16")):
                 ours = metric(server(results, peer, _served(model, name), dtype), name)
                 if ours is not None:
                     cells.append(f"{peer} {dtype} {ours / best:.2f}x")
@@ -223,6 +233,55 @@ def onnx_targets(results: Results) -> list[Target]:
     return found
 
 
+def fastest_path_targets(results: Results) -> list[Target]:
+    """Issue 20: the auto path against the in-process ceilings of its dtype, every
+    backend's lone-request latency, and peak memory per dtype."""
+    found: list[Target] = []
+    auto = next((r for r in results["servers"]
+                 if (r["peer"], r["model"]) == ("ours-auto", "minilm")), None)
+    if auto is not None:
+        dtype = auto["dtype"]
+        native = results["meta"].get("native_bfloat16", False)
+        ceiling_dtype, goal = (("bfloat16", AUTO_W1_VS_BFLOAT16_CEILING) if native
+                               else ("float32", AUTO_W1_VS_FLOAT32_CEILING))
+        w1, limit = metric(auto, "W1"), ceiling(results, "minilm", ceiling_dtype, "W1")
+        found.append(Target(f"auto ({dtype}) W1 / in-process {ceiling_dtype} ceiling "
+                            f"({_figure(w1, '/s')} vs {_figure(limit, '/s')})",
+                            _ratio(w1, limit), goal))
+        found.append(Target("auto cold start to serving /ping", auto["cold_start_s"],
+                            AUTO_COLD_START_S, higher_is_better=False, unit=" s"))
+        w4, limit4 = metric(auto, "W4"), ceiling(results, "minilm", dtype, "W4")
+        found.append(Target(f"auto W4 / in-process {dtype} ceiling ({_figure(w4, '/s')} vs "
+                            f"{_figure(limit4, '/s')})", _ratio(w4, limit4), AUTO_W4_VS_CEILING))
+    for row in results["servers"]:
+        if row["peer"] not in ("ours", "ours-onnx", "ours-openvino", "ours-auto"):
+            continue
+        if row["model"] != "minilm":
+            continue
+        w3 = metric(row, "W3")
+        b1 = ceiling(results, "minilm", row["dtype"], "W3")
+        if w3 is not None:
+            found.append(Target(f"{row['peer']} {row['dtype']} W3 p50 - in-process batch-1 "
+                                f"({_figure(w3, ' ms')} vs {_figure(b1, ' ms')})",
+                                None if b1 is None else w3 - b1, AUTO_W3_ALLOWANCE_MS,
+                                higher_is_better=False, unit=" ms"))
+        goal = {"bfloat16": BFLOAT16_PEAK_RSS_MB}.get(row["dtype"])
+        if row["peer"] == "ours-onnx":
+            goal = ONNX_PEAK_RSS_MB
+        if goal is not None:
+            found.append(Target(f"{row['peer']} {row['dtype']} peak resident memory",
+                                row["peak_rss_mb"], goal, higher_is_better=False, unit=" MB"))
+    for row in results["servers"]:
+        if row["dtype"] != "int8":
+            continue
+        base = server(results, row["peer"], row["model"], "float32")
+        w1, w1_base = metric(row, "W1"), metric(base, "W1")
+        found.append(Target(f"{row['peer']} {row['model']} int8 W1 / float32 "
+                            f"({_figure(w1, '/s')} vs {_figure(w1_base, '/s')})",
+                            _ratio(w1, w1_base), INT8_W1_VS_FLOAT32))
+    return found
+
+
 def context(results: Results) -> list[str]:
     """What a target's yardstick leaves out, measured in the same run: the start-up of a
     bare transformers script (no server can start faster in the same environment) and
@@ -244,6 +303,10 @@ def context(results: Results) -> list[str]:
     return lines
 
 
+CHART_COLORS = (("ours-onnx", "tab:green"), ("ours-openvino", "tab:purple"),
+                ("ours-auto", "tab:red"), ("ours", "tab:blue"))
+
+
 def chart(results: Results, path: Path) -> None:
     """One panel per workload for MiniLM (and one for BERT-base W1): each server's
     figure, with the in-process ceilings as lines."""
@@ -262,8 +325,8 @@ def chart(results: Results, path: Path) -> None:
         rows = [(f"{r['peer']}\n{r['dtype']}", metric(r, name)) for r in results["servers"]
                 if _model_of(name, r["model"]) == model and metric(r, name) is not None]
         labels = [label for label, _ in rows]
-        colors = ["tab:green" if label.startswith("ours-onnx") else
-                  "tab:blue" if label.startswith("ours") else "tab:gray" for label in labels]
+        colors = [next((color for prefix, color in CHART_COLORS if label.startswith(prefix)),
+                       "tab:gray") for label in labels]
         axis.bar(range(len(rows)), [value or 0.0 for _, value in rows], color=colors)
         axis.set_xticks(range(len(rows)), labels, fontsize=7)
         title = WORKLOADS[cast(WorkloadName, name)].title

@@ -1,7 +1,7 @@
 """The benchmark of issue 6: our server and its peers, side by side, in one run.
 
     .venv/bin/python -m bench.run            # full run (~20 min on 2 quiet cores)
-    .venv/bin/python -m bench.run --quick    # smoke run: MiniLM, ours (torch, onnx) + FIFO
+    .venv/bin/python -m bench.run --quick    # smoke run: MiniLM, ours (torch, onnx, auto) + FIFO
 
 Order: peer environments (created once under the cache folder), models, in-process
 ceilings (nothing else running), then one server at a time: start, wait for it to
@@ -27,7 +27,7 @@ from typing import Any, cast
 from bench import report
 from bench.load import run_load
 from bench.peers import environments
-from bench.peers.servers import OURS, PEERS, Peer, launch
+from bench.peers.servers import ON_ONNX_FILE, OURS, PEERS, Peer, launch
 from bench.procs import ServerFailed, ServerProcess
 from bench.workloads import WORKLOADS, WorkloadName, requests_for
 
@@ -76,7 +76,8 @@ def parse_options(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 3 s per workload, MiniLM, peers ours,ours-onnx,fifo")
+                        help="smoke run: 3 s per workload, MiniLM, "
+                             "peers ours,ours-onnx,ours-auto,fifo")
     parser.add_argument("--seconds", type=float, help="measured seconds per workload (15)")
     parser.add_argument("--peers", type=_csv, help=f"subset of {','.join(PEERS)}")
     parser.add_argument("--workloads", type=_csv, help="subset of W1,W2,W3,W4,W5")
@@ -88,7 +89,7 @@ def parse_options(argv: list[str] | None) -> Options:
                         help="peer environments and built models (default %(default)s)")
     args = parser.parse_args(argv)
     quick = bool(args.quick)
-    peers = args.peers or (("ours", "ours-onnx", "fifo") if quick else PEERS)
+    peers = args.peers or (("ours", "ours-onnx", "ours-auto", "fifo") if quick else PEERS)
     workloads = args.workloads or tuple(WORKLOADS)
     for value, allowed in ((peers, PEERS), (workloads, tuple(WORKLOADS)),
                            (args.models or (), MODELS), (args.dtypes or (), DTYPES)):
@@ -125,6 +126,23 @@ def default_dtypes() -> tuple[str, ...]:
     return DTYPES if native_bfloat16() else ("float32",)
 
 
+def auto_dtype() -> str:
+    """The dtype BACKEND=auto / DTYPE=auto picks here for a folder with an ONNX file."""
+    from sagemaker_embeddings.models.fastest_path import choose_path
+
+    return choose_path("auto", "auto", True, gpu=False).dtype
+
+
+def peer_dtypes(peer: Peer, asked: tuple[str, ...]) -> tuple[str, ...]:
+    """The AWS toolkit and infinity run as their users run them, in float32; ONNX
+    Runtime runs float32 only; ours-auto runs what auto picks (its row's dtype)."""
+    if peer in ("ours", "fifo", "ours-openvino"):
+        return asked
+    if peer == "ours-auto":
+        return (auto_dtype(),)
+    return ("float32",)
+
+
 def plan(options: Options) -> list[ServerPlan]:
     plans: list[ServerPlan] = []
     groups: list[tuple[str, tuple[WorkloadName, ...]]] = []
@@ -136,10 +154,9 @@ def plan(options: Options) -> list[ServerPlan]:
                                           if w in options.bert_base_workloads)))
     for model, workloads in groups:
         for peer in options.peers:
-            if peer == "ours-onnx" and model != "minilm":
-                continue  # issue 15's targets are MiniLM's; ONNX Runtime runs float32 only
-            # The AWS toolkit and infinity are run as their users run them: float32.
-            dtypes = options.dtypes if peer in ("ours", "fifo") else ("float32",)
+            if peer in ON_ONNX_FILE and model not in ("minilm", "bert-base"):
+                continue  # the exports are of the embedders
+            dtypes = peer_dtypes(peer, options.dtypes)
             runnable = tuple(w for w in workloads if requests_for(w, peer) is not None)
             plans.extend(ServerPlan(peer, model, d, runnable) for d in dtypes if runnable)
     return plans
@@ -269,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     results["servers"] = []
     for index, item in enumerate(plans):
         workdir = workroot / f"{index:02d}-{item.peer}-{item.model}-{item.dtype}"
-        # ours-onnx serves the copy of the model folder that holds its ONNX export.
-        folder = models["minilm-onnx"] if item.peer == "ours-onnx" else models[item.model]
+        # The ONNX rows serve the copy of the model folder that holds its export.
+        onnx_copy = item.peer in ON_ONNX_FILE
+        folder = models[f"{item.model}-onnx"] if onnx_copy else models[item.model]
         results["servers"].append(run_server(options, item, Path(folder), workdir))
     RESULTS.mkdir(exist_ok=True)
     json_path = RESULTS / f"bench-{stamp}.json"
@@ -280,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     onnx_checks = report.onnx_targets(results)
     results["targets_onnx"] = [{"name": t.name, "value": t.value, "goal": t.goal,
                                 "met": t.met} for t in onnx_checks]
+    fastest_checks = report.fastest_path_targets(results)
+    results["targets_fastest_path"] = [{"name": t.name, "value": t.value, "goal": t.goal,
+                                        "met": t.met} for t in fastest_checks]
     results["context"] = report.context(results)
     json_path.write_text(json.dumps(results, indent=2))
     chart_path = RESULTS / f"bench-{stamp}.png"
@@ -295,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(t.line() for t in checks))
     print("\nTargets (issue 15, ours-onnx: BACKEND=onnx against the same run):")
     print("\n".join(t.line() for t in onnx_checks))
+    print("\nTargets (issue 20, the fastest path; ours-auto is what the CPU image serves):")
+    print("\n".join(t.line() for t in fastest_checks))
     print("\nContext (same run):")
     print("\n".join(results["context"]) or "  (not measured)")
     print(f"\nJSON: {json_path}\nchart: {chart_path}")

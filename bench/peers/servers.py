@@ -1,8 +1,10 @@
 """How to start each server, and how each one is asked for embeddings or scores.
 
 - ``ours``: `serve` from this project's virtual environment.
-- ``ours-onnx``: the same server with BACKEND=onnx, on a copy of the model folder that
-  holds its ONNX export (bench/models.py builds it; float32 only, embedders only).
+- ``ours-onnx``, ``ours-openvino``: the same server with BACKEND=onnx / openvino, on a
+  copy of the model folder that holds its ONNX export (bench/models.py builds it;
+  embedders only). ``ours-auto``: BACKEND=auto and DTYPE=auto on that copy, which is
+  what the CPU image serves (its default model is exported at build time).
 - ``fifo``: bench/peers/fifo_server.py in this project's environment.
 - ``aws``: sagemaker-huggingface-inference-toolkit on multi-model-server, with the
   user-written inference.py (bench/peers/aws_inference.py), in its own environment.
@@ -21,10 +23,15 @@ from bench.load import Request
 from bench.peers.environments import site_packages, venv_bin
 from bench.procs import Launch, Probe, free_port
 
-Peer = Literal["ours", "ours-onnx", "fifo", "aws", "infinity"]
-PEERS: tuple[Peer, ...] = ("ours", "ours-onnx", "fifo", "aws", "infinity")
+Peer = Literal["ours", "ours-onnx", "ours-openvino", "ours-auto", "fifo", "aws", "infinity"]
+PEERS: tuple[Peer, ...] = (
+    "ours", "ours-onnx", "ours-openvino", "ours-auto", "fifo", "aws", "infinity"
+)
 # Our server, by backend: the same program, so the same API and requests.
-OURS: tuple[Peer, ...] = ("ours", "ours-onnx")
+OURS: tuple[Peer, ...] = ("ours", "ours-onnx", "ours-openvino", "ours-auto")
+# The rows that serve the ONNX export, and the BACKEND each sets.
+ON_ONNX_FILE: dict[Peer, str] = {"ours-onnx": "onnx", "ours-openvino": "openvino",
+                                 "ours-auto": "auto"}
 HERE = Path(__file__).parent
 PROJECT_BIN = Path(sys.executable).parent
 SERVED_NAME = "bench"
@@ -47,9 +54,10 @@ def launch(peer: Peer, model_dir: Path, task: str, dtype: str, max_length: int,
     env, port = _base_env(tmp), free_port()
     label = f"{peer}/{model_dir.name}/{dtype}"
     if peer in OURS:
-        env.update(HF_MODEL_ID=str(model_dir), DTYPE=dtype, LISTEN_ADDRESS="127.0.0.1",
+        env.update(HF_MODEL_ID=str(model_dir), LISTEN_ADDRESS="127.0.0.1",
+                   DTYPE="auto" if peer == "ours-auto" else dtype,
                    SAGEMAKER_BIND_TO_PORT=str(port), SAGEMAKER_BASE_DIR=str(workdir / "opt-ml"),
-                   LOG_LEVEL="warning", BACKEND="onnx" if peer == "ours-onnx" else "torch")
+                   LOG_LEVEL="warning", BACKEND=ON_ONNX_FILE.get(peer, "torch"))
         return Launch(label, [str(PROJECT_BIN / "serve")], env, port, PING)
     if peer == "fifo":
         env.update(MODEL_DIR=str(model_dir), DTYPE=dtype, PORT=str(port), TASK=task,

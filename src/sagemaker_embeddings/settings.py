@@ -21,7 +21,7 @@ Pooling = Literal["cls", "mean", "max", "last_token", "splade"]
 # /invocations answers /similarity (models/task.py holds the table of tasks).
 Task = Literal["embed", "rerank", "classify", "sparse"]
 DType = Literal["auto", "float32", "float16", "bfloat16"]
-Backend = Literal["auto", "torch", "onnx"]
+Backend = Literal["auto", "torch", "onnx", "openvino"]
 ServingMode = Literal["auto", "native", "toolkit"]
 
 SAGEMAKER_PAYLOAD_LIMIT = 6 * 1024 * 1024  # 6 MB, the InvokeEndpoint limit
@@ -93,14 +93,18 @@ class Settings(BaseSettings):
     dtype: DType = Field(
         "auto",
         validation_alias=_env("DTYPE"),
-        description="Weights and compute dtype; auto picks per device.",
+        description=(
+            "Weights and compute dtype; auto: float16 on GPU, on CPU the dtype of the"
+            " fastest measured path."
+        ),
     )
     backend: Backend = Field(
         "auto",
         validation_alias=_env("BACKEND"),
         description=(
-            "What runs the model: torch, or onnx (ONNX Runtime, CPU, float32); auto: onnx on"
-            " CPU when the model folder has onnx/model.onnx or model.onnx, else torch."
+            "What runs the model: torch, onnx (ONNX Runtime, CPU, float32) or openvino (CPU,"
+            " float32 or bfloat16), the last two on the folder's onnx/model.onnx or model.onnx;"
+            " auto: torch on GPU, on CPU the fastest the benchmark measured on this kind of CPU."
         ),
     )
     trust_remote_code: bool = Field(

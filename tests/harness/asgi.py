@@ -52,12 +52,15 @@ class FakeRunner:
         self.device_type = "cpu"
         self.dtype_name = "float32"
         self.threads_per_pass = 0
+        self.threads_alone = 0
+        self.alone_passes = 0
         self.passes = 0
         # When set, every forward pass raises it (as a model failing inside torch would).
         self.error: Exception | None = None
 
-    def set_threads_per_pass(self, threads: int) -> None:
-        self.threads_per_pass = threads
+    def set_threads(self, per_lane: int, alone: int) -> None:
+        self.threads_per_pass = per_lane
+        self.threads_alone = alone
 
     def collate(self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]) -> Any:
         return FakeBatch(
@@ -66,9 +69,10 @@ class FakeRunner:
             tuple(len(x) for x in ids),
         )
 
-    def forward(self, batch: Any, raw: Sequence[bool]) -> list[np.ndarray]:
+    def forward(self, batch: Any, raw: Sequence[bool], alone: bool = False) -> list[np.ndarray]:
         assert isinstance(batch, FakeBatch)
         self.passes += 1
+        self.alone_passes += alone
         if self.error is not None:
             raise self.error
         task = self.spec.task

@@ -64,8 +64,12 @@ def test_cpu_flags_reads_the_flags_line(tmp_path: Path) -> None:
 
 def test_cpu_flags_is_empty_without_cpuinfo(tmp_path: Path) -> None:
     assert cpu_flags(tmp_path / "missing") == frozenset()
-    (tmp_path / "arm").write_text("processor\t: 0\nFeatures\t: fp asimd\n")
-    assert cpu_flags(tmp_path / "arm") == frozenset()
+
+
+def test_cpu_flags_reads_arm64_features(tmp_path: Path) -> None:
+    (tmp_path / "arm").write_text("processor\t: 0\nFeatures\t: fp asimd bf16\n")
+    assert cpu_flags(tmp_path / "arm") == {"fp", "asimd", "bf16"}
+    assert choose_dtype("auto", CPU, cpu_flags(tmp_path / "arm")) == "float32"
 
 
 def fixed_texts() -> list[str]:

@@ -119,7 +119,7 @@ class Engine:
     def start(self) -> None:
         """Warm up and start serving; raises ModelLoadError when the warm-up fails."""
         # Before the lanes' first pass, which sizes their thread teams.
-        self.runner.set_threads_per_pass(self.threads_per_lane)
+        self.runner.set_threads(self.threads_per_lane, self.threads_per_lane * self.lanes)
         self.worker.start(self.warmup)
         # With the engine, not the HTTP app: toolkit mode (MMS) trims the heap too.
         self._trimmer = HeapTrimmer(self.settings.malloc_trim_seconds, self.worker.last_active)

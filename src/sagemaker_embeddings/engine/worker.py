@@ -2,9 +2,9 @@
 
 A lane is a thread that takes the next batch from the token-budget queue whenever
 it is free, so concurrent clients share passes instead of trickling through one at
-a time. On CPU two lanes, each with half the cores' torch threads, beat one lane
-with all of them (models/capacity.py). An error fails only its
-own batch.
+a time. On CPU two lanes, each with half the cores' threads, beat one lane with all
+of them under load (models/capacity.py); a pass that runs alone takes every core. An
+error fails only its own batch.
 """
 
 from __future__ import annotations
@@ -97,22 +97,25 @@ class InferenceWorker:
         # thread of its own and the hand-off.
         while (batch := self.batches.next_batch()) is not None:
             with self._lock:
+                # Alone: no other pass runs and nothing waits, so this pass may take
+                # every core; a batch that arrives meanwhile shares them for one pass.
+                alone = self._passes_running == 0 and len(self.batches) == 0
                 self._passes_running += 1
             try:
-                self._run_batch(batch)
+                self._run_batch(batch, alone)
             finally:
                 with self._lock:
                     self._passes_running -= 1
                     self._last_pass_end = time.monotonic()
 
-    def _run_batch(self, batch: Batch) -> None:
+    def _run_batch(self, batch: Batch, alone: bool) -> None:
         entries = batch.entries
         try:
             collated = self.runner.collate(
                 [e.tokens.ids for e in entries], [e.tokens.type_ids for e in entries]
             )
             started = time.perf_counter()
-            values = self.runner.forward(collated, [e.raw for e in entries])
+            values = self.runner.forward(collated, [e.raw for e in entries], alone)
         except Exception as exc:  # fail this batch only; the thread lives on
             logger.exception("inference failed for a batch of %d inputs", len(entries))
             self._last_batch_ok = False

@@ -1,8 +1,9 @@
 """Which runner executes the model (BACKEND), and the interface every runner offers.
 
-The engine knows runners only through ``Runner``; the torch runner (models/runner.py)
-and the ONNX Runtime one (models/onnx_runner.py) are imported only when chosen, so a
-server on ONNX Runtime never imports torch or transformers' modeling code.
+The engine knows runners only through ``Runner``; the torch runner (models/runner.py),
+the ONNX Runtime one (models/onnx_runner.py) and the OpenVINO one
+(models/openvino_runner.py) are imported only when chosen, so a server on an ONNX file
+never imports torch or transformers' modeling code.
 """
 
 from __future__ import annotations
@@ -11,19 +12,25 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.models.capacity import Device, DTypeName, plan_capacity
+from sagemaker_embeddings.models.fastest_path import (
+    CPU_DTYPES,
+    BackendName,
+    ExecutionPath,
+    choose_path,
+)
+from sagemaker_embeddings.models.graph_runner import GraphMismatch
 from sagemaker_embeddings.models.source import ModelSource
 from sagemaker_embeddings.models.task import ModelSpec
 from sagemaker_embeddings.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-BackendName = Literal["torch", "onnx"]
 
 # Where Hugging Face repositories keep an ONNX export, in the order we look.
 ONNX_FILES = ("onnx/model.onnx", "model.onnx")
@@ -39,14 +46,16 @@ class Runner(Protocol):
     @property
     def dtype_name(self) -> DTypeName: ...
 
-    def set_threads_per_pass(self, threads: int) -> None:
-        """Called once, before the first pass: the threads each lane's pass may use."""
+    def set_threads(self, per_lane: int, alone: int) -> None:
+        """Called once, before the first pass: the threads of a pass while other lanes
+        run too, and of a pass that runs alone."""
 
     def collate(self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]) -> Any:
         """One right-padded batch in the runner's own form."""
 
-    def forward(self, batch: Any, raw: Sequence[bool]) -> list[np.ndarray]:
-        """Per input: its pooled vector / logits, or its token states when ``raw``."""
+    def forward(self, batch: Any, raw: Sequence[bool], alone: bool = False) -> list[np.ndarray]:
+        """Per input: its pooled vector / logits, or its token states when ``raw``;
+        ``alone``: no other pass runs and none waits, so this one may take every core."""
 
 
 def onnx_file(model_dir: Path) -> Path | None:
@@ -67,45 +76,61 @@ def gpu_visible(driver: Path = Path("/proc/driver/nvidia/gpus")) -> bool:
         return False
 
 
-def choose_backend(settings: Settings, model_dir: Path, gpu: bool | None = None) -> BackendName:
-    """BACKEND wins; auto is ONNX Runtime on CPU, in float32, when the model folder holds
-    an ONNX file, and torch otherwise (GPUs, other dtypes, no export)."""
-    if settings.backend != "auto":
-        return settings.backend
-    if settings.dtype not in ("auto", "float32"):
-        return "torch"
-    if gpu_visible() if gpu is None else gpu:
-        return "torch"
-    return "onnx" if onnx_file(model_dir) is not None else "torch"
+def choose_backend(settings: Settings, model_dir: Path, gpu: bool | None = None) -> ExecutionPath:
+    """The backend and dtype to run ``model_dir`` with (models/fastest_path.py)."""
+    return choose_path(
+        settings.backend,
+        settings.dtype,
+        onnx_file(model_dir) is not None,
+        gpu=gpu_visible() if gpu is None else gpu,
+    )
 
 
 def load_runner(source: ModelSource, spec: ModelSpec, settings: Settings) -> Runner:
-    """The runner BACKEND asks for. An ONNX file that auto found but that does not fit
+    """The runner for the chosen path. An ONNX file that auto found but that does not fit
     the task (exported for another TASK or POOLING) falls back to torch, with a warning.
     The GPU image refuses to start without a usable CUDA device unless ALLOW_CPU_FALLBACK."""
     if settings.image_flavor == "gpu" and not settings.allow_cpu_fallback:
         from sagemaker_embeddings.models.gpu_policy import require_cuda
 
         require_cuda()
-    backend = choose_backend(settings, source.path)
-    if backend == "onnx":
-        from sagemaker_embeddings.models.onnx_runner import OnnxGraphMismatch, OnnxRunner
-
-        path = onnx_file(source.path)
-        if path is None:
-            raise ModelLoadError(
-                f"BACKEND=onnx but {source.model_id} has no {' or '.join(ONNX_FILES)}; "
-                "write one with `sagemaker-embeddings export MODEL_DIR`"
-            )
-        if settings.dtype not in ("auto", "float32"):
-            raise ModelLoadError(f"BACKEND=onnx runs float32 only, not DTYPE={settings.dtype}")
-        threads = plan_capacity(settings, "cpu", "float32", spec.max_input_length)
+    gpu = gpu_visible()
+    path = choose_backend(settings, source.path, gpu)
+    logger.info("backend=%s dtype=%s (%s)", path.backend, path.dtype, path.why)
+    if path.backend != "torch":
         try:
-            return OnnxRunner(source.path, path, spec, threads.threads_per_lane)
-        except OnnxGraphMismatch as exc:
-            if settings.backend == "onnx":
+            return _graph_runner(source, spec, settings, path)
+        except GraphMismatch as exc:
+            if settings.backend != "auto":
                 raise
             logger.warning("%s; running on torch instead", exc)
     from sagemaker_embeddings.models.runner import ModelRunner
 
+    if path.backend == "torch" and not gpu:
+        settings = settings.model_copy(update={"dtype": path.dtype})
     return ModelRunner(source, spec, settings)
+
+
+def _graph_runner(
+    source: ModelSource, spec: ModelSpec, settings: Settings, path: ExecutionPath
+) -> Runner:
+    graph = onnx_file(source.path)
+    if graph is None:
+        raise ModelLoadError(
+            f"BACKEND={path.backend} but {source.model_id} has no {' or '.join(ONNX_FILES)}; "
+            "write one with `sagemaker-embeddings export MODEL_DIR`"
+        )
+    if path.dtype not in CPU_DTYPES[path.backend]:
+        raise ModelLoadError(
+            f"BACKEND={path.backend} runs {' or '.join(CPU_DTYPES[path.backend])}, "
+            f"not DTYPE={path.dtype}"
+        )
+    capacity = plan_capacity(settings, "cpu", path.dtype, spec.max_input_length)
+    threads = capacity.lanes * capacity.threads_per_lane
+    if path.backend == "openvino":
+        from sagemaker_embeddings.models.openvino_runner import OpenVinoRunner
+
+        return OpenVinoRunner(source.path, graph, spec, path.dtype, capacity.lanes, threads)
+    from sagemaker_embeddings.models.onnx_runner import OnnxRunner
+
+    return OnnxRunner(source.path, graph, spec, threads)

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
+from sagemaker_embeddings.models.cpu_kind import cpu_flags, native_bfloat16
 from sagemaker_embeddings.settings import TEI_MAX_BATCH_TOKENS, Settings
 
 Device = Literal["cpu", "cuda"]
 DTypeName = Literal["float32", "float16", "bfloat16"]
 ITEMSIZE: dict[DTypeName, int] = {"float32": 4, "float16": 2, "bfloat16": 2}
-
-# CPU features with native bfloat16 arithmetic (Cooper Lake / Zen 4 and Sapphire Rapids
-# AMX). Without them torch emulates bfloat16, which is slower than float32.
-_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 # Tokens per CPU pass in float32, shared by the lanes: throughput per input is flat in
 # the batch size on CPU while activations (peak memory) grow with it; bfloat16 gets
@@ -32,18 +28,6 @@ CPU_BATCH_TOKENS_FLOAT32 = 2048
 CPU_DEFAULT_LANES = 2
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """Feature flags of the first CPU listed in ``cpuinfo``; empty where it cannot be read."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
-
-
 def choose_dtype(setting: str, device: Device, flags: frozenset[str] | None = None) -> DTypeName:
     """``DTYPE`` wins; "auto" is float16 on GPU, bfloat16 on CPUs with native support
     (``flags``: the CPU's feature flags, read from /proc/cpuinfo when not given), else float32.
@@ -53,7 +37,7 @@ def choose_dtype(setting: str, device: Device, flags: frozenset[str] | None = No
     if device == "cuda":
         return "float16"
     flags = cpu_flags() if flags is None else flags
-    return "bfloat16" if flags & _BF16_CPU_FLAGS else "float32"
+    return "bfloat16" if native_bfloat16(flags) else "float32"
 
 
 def cpu_threads() -> int:

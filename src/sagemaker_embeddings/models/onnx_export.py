@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from sagemaker_embeddings.errors import ModelLoadError
-from sagemaker_embeddings.models.onnx_runner import output_name
+from sagemaker_embeddings.models.graph_runner import output_name
 from sagemaker_embeddings.models.task import TASKS, ModelSpec, detect
 from sagemaker_embeddings.settings import Settings
 

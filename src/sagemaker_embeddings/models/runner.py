@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -103,6 +104,9 @@ class ModelRunner:
         self.accepts_token_type_ids = "token_type_ids" in forward_params
         pad = getattr(self.model.config, "pad_token_id", None)
         self.pad_token_id = int(pad) if pad is not None else 0
+        threads = torch.get_num_threads()
+        self._threads = {False: threads, True: threads}
+        self._lane = threading.local()
 
     def _load(self, source: ModelSource, settings: Settings) -> torch.nn.Module:
         import transformers
@@ -148,10 +152,19 @@ class ModelRunner:
         module: torch.nn.Module = model.to(self.device).eval()
         return module
 
-    def set_threads_per_pass(self, threads: int) -> None:
-        """torch's intra-op threads for each pass on CPU (a process-wide setting)."""
+    def set_threads(self, per_lane: int, alone: int) -> None:
+        """torch's intra-op threads on CPU for a pass beside others, and for one alone."""
+        self._threads = {False: per_lane, True: alone}
         if self.device.type == "cpu":
-            torch.set_num_threads(threads)
+            torch.set_num_threads(per_lane)
+
+    def _use_threads(self, alone: bool) -> None:
+        # torch.set_num_threads sets the calling thread's OpenMP team size, so each lane
+        # sizes its own passes: a lone pass takes every core, the others their share.
+        wanted = self._threads[alone]
+        if getattr(self._lane, "threads", None) != wanted:
+            torch.set_num_threads(wanted)
+            self._lane.threads = wanted
 
     def collate(self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]) -> Collated:
         padded = pad_batch(ids, type_ids, self.pad_token_id, self.accepts_token_type_ids)
@@ -164,8 +177,12 @@ class ModelRunner:
         )
 
     @torch.inference_mode()
-    def forward(self, batch: Collated, raw: Sequence[bool]) -> list[np.ndarray]:
+    def forward(
+        self, batch: Collated, raw: Sequence[bool], alone: bool = False
+    ) -> list[np.ndarray]:
         """Return, per input, its pooled vector / logits, or its token states when ``raw``."""
+        if self.device.type == "cpu":
+            self._use_threads(alone)
         inputs: dict[str, torch.Tensor] = {"input_ids": batch.input_ids}
         # Without padding the mask is all ones; leaving it out lets SDPA take its
         # unmasked kernels (length grouping makes such batches common).

@@ -32,7 +32,9 @@ _ONNX_PATTERNS = ["onnx/model.onnx", "onnx/model.onnx_data"]
 def weight_patterns(settings: Settings, gpu: bool) -> list[str]:
     """The weight files a hub download asks for first (pickle files come only later,
     where a repository has no safetensors and the settings allow them)."""
-    wants_onnx = settings.backend == "onnx" or (settings.backend == "auto" and not gpu)
+    wants_onnx = settings.backend in ("onnx", "openvino") or (
+        settings.backend == "auto" and not gpu
+    )
     return _SAFETENSORS_PATTERNS + (_ONNX_PATTERNS if wants_onnx else [])
 
 

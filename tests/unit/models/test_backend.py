@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from sagemaker_embeddings.errors import ModelLoadError
-from sagemaker_embeddings.models.backend import choose_backend, gpu_visible, load_runner
+from sagemaker_embeddings.models.backend import (
+    choose_backend,
+    gpu_visible,
+    load_runner,
+    onnx_file,
+)
 from sagemaker_embeddings.models.source import ModelSource
 from sagemaker_embeddings.models.task import ModelSpec
 from sagemaker_embeddings.settings import Settings
@@ -20,28 +25,21 @@ def with_onnx(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_auto_is_onnx_on_cpu_when_the_folder_has_an_onnx_file(with_onnx: Path) -> None:
-    assert choose_backend(Settings(), with_onnx, gpu=False) == "onnx"
+def test_the_onnx_file_is_found_in_onnx_or_at_the_top(tmp_path: Path, with_onnx: Path) -> None:
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "model.onnx").write_bytes(b"")
+    assert onnx_file(with_onnx) == with_onnx / "onnx" / "model.onnx"
+    assert onnx_file(top) == top / "model.onnx"
+    assert onnx_file(tmp_path / "nothing") is None
 
 
-def test_auto_also_finds_a_top_level_model_onnx(tmp_path: Path) -> None:
-    (tmp_path / "model.onnx").write_bytes(b"")
-    assert choose_backend(Settings(), tmp_path, gpu=False) == "onnx"
-
-
-def test_auto_is_torch_without_an_onnx_file(tmp_path: Path) -> None:
-    assert choose_backend(Settings(), tmp_path, gpu=False) == "torch"
-
-
-def test_auto_keeps_gpus_and_reduced_dtypes_on_torch(with_onnx: Path) -> None:
-    assert choose_backend(Settings(), with_onnx, gpu=True) == "torch"
-    assert choose_backend(Settings(dtype="bfloat16"), with_onnx, gpu=False) == "torch"
-    assert choose_backend(Settings(dtype="float32"), with_onnx, gpu=False) == "onnx"
-
-
-def test_an_explicit_backend_wins(with_onnx: Path, tmp_path: Path) -> None:
-    assert choose_backend(Settings(backend="torch"), with_onnx, gpu=False) == "torch"
-    assert choose_backend(Settings(backend="onnx"), tmp_path, gpu=True) == "onnx"
+def test_choose_backend_passes_the_folder_and_settings_on(with_onnx: Path, tmp_path: Path) -> None:
+    assert choose_backend(Settings(), with_onnx, gpu=True).backend == "torch"
+    assert choose_backend(Settings(backend="torch"), with_onnx, gpu=False).backend == "torch"
+    assert choose_backend(Settings(backend="onnx"), tmp_path, gpu=True).backend == "onnx"
+    # Whatever this machine's CPU, a folder without an ONNX file runs on torch.
+    assert choose_backend(Settings(), tmp_path / "empty", gpu=False).backend == "torch"
 
 
 def test_backend_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,7 +71,10 @@ def test_onnx_without_a_file_names_the_export_command(tmp_path: Path) -> None:
 def test_onnx_refuses_reduced_dtypes(with_onnx: Path) -> None:
     spec = ModelSpec("embed", "embed", "BertModel", "bert", "mean", 128)
     settings = Settings(backend="onnx", dtype="float16")
-    with pytest.raises(ModelLoadError, match="float32 only"):
+    with pytest.raises(ModelLoadError, match="runs float32, not DTYPE=float16"):
+        load_runner(ModelSource(with_onnx, "m"), spec, settings)
+    settings = Settings(backend="openvino", dtype="float16")
+    with pytest.raises(ModelLoadError, match="runs float32 or bfloat16, not DTYPE=float16"):
         load_runner(ModelSource(with_onnx, "m"), spec, settings)
 
 
@@ -84,4 +85,5 @@ def test_hub_downloads_fetch_the_onnx_export_only_where_it_can_run() -> None:
     assert "onnx/model.onnx" not in weight_patterns(Settings(), gpu=True)
     assert "onnx/model.onnx" not in weight_patterns(Settings(backend="torch"), gpu=False)
     assert "onnx/model.onnx" in weight_patterns(Settings(backend="onnx"), gpu=True)
+    assert "onnx/model.onnx" in weight_patterns(Settings(backend="openvino"), gpu=True)
     assert "*.safetensors" in weight_patterns(Settings(backend="onnx"), gpu=False)
