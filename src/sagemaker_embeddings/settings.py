@@ -20,7 +20,7 @@ Pooling = Literal["cls", "mean", "max", "last_token", "splade"]
 # The kind of model served. TASK also takes "sentence-similarity": an embedder whose
 # /invocations answers /similarity (models/task.py holds the table of tasks).
 Task = Literal["embed", "rerank", "classify", "sparse"]
-DType = Literal["auto", "float32", "float16", "bfloat16"]
+DType = Literal["auto", "float32", "float16", "bfloat16", "int8"]
 Backend = Literal["auto", "torch", "onnx", "openvino"]
 ServingMode = Literal["auto", "native", "toolkit"]
 
@@ -95,7 +95,8 @@ class Settings(BaseSettings):
         validation_alias=_env("DTYPE"),
         description=(
             "Weights and compute dtype; auto: float16 on GPU, on CPU the dtype of the"
-            " fastest measured path."
+            " fastest measured path. int8: ONNX Runtime on onnx/model_int8.onnx, which"
+            " `sagemaker-embeddings export --int8` writes only when it passes a retrieval check."
         ),
     )
     backend: Backend = Field(

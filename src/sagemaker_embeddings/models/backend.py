@@ -106,6 +106,8 @@ def load_runner(source: ModelSource, spec: ModelSpec, settings: Settings) -> Run
             logger.warning("%s; running on torch instead", exc)
     from sagemaker_embeddings.models.runner import ModelRunner
 
+    if path.dtype not in CPU_DTYPES["torch"]:
+        raise ModelLoadError(f"DTYPE={path.dtype} runs on BACKEND=onnx, not torch")
     if path.backend == "torch" and not gpu:
         settings = settings.model_copy(update={"dtype": path.dtype})
     return ModelRunner(source, spec, settings)
@@ -133,4 +135,8 @@ def _graph_runner(
         return OpenVinoRunner(source.path, graph, spec, path.dtype, capacity.lanes, threads)
     from sagemaker_embeddings.models.onnx_runner import OnnxRunner
 
+    if path.dtype == "int8":
+        from sagemaker_embeddings.models.int8_export import passed_int8
+
+        return OnnxRunner(source.path, passed_int8(source.path), spec, threads, "int8")
     return OnnxRunner(source.path, graph, spec, threads)

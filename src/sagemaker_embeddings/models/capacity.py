@@ -14,8 +14,9 @@ from sagemaker_embeddings.models.cpu_kind import cpu_flags, native_bfloat16
 from sagemaker_embeddings.settings import TEI_MAX_BATCH_TOKENS, Settings
 
 Device = Literal["cpu", "cuda"]
-DTypeName = Literal["float32", "float16", "bfloat16"]
-ITEMSIZE: dict[DTypeName, int] = {"float32": 4, "float16": 2, "bfloat16": 2}
+DTypeName = Literal["float32", "float16", "bfloat16", "int8"]
+# Bytes per activation value (int8 quantizes weights; its activations stay float32).
+ITEMSIZE: dict[DTypeName, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 4}
 
 # Tokens per CPU pass in float32, shared by the lanes: throughput per input is flat in
 # the batch size on CPU while activations (peak memory) grow with it; bfloat16 gets

@@ -25,7 +25,7 @@ TABLE = Path(__file__).with_name("fastest_paths.json")
 # What each backend can run on CPU.
 CPU_DTYPES: dict[BackendName, tuple[DTypeName, ...]] = {
     "torch": ("float32", "bfloat16", "float16"),
-    "onnx": ("float32",),
+    "onnx": ("float32", "int8"),
     "openvino": ("float32", "bfloat16"),
 }
 
@@ -81,6 +81,10 @@ def choose_path(
     fits both settings and can run here; a named backend with no fitting candidate gets
     its own best dtype, a named dtype gets torch (which runs every dtype).
     """
+    if dtype == "int8":  # opt-in only, never in the ranking: ONNX Runtime runs it
+        return ExecutionPath(
+            "onnx" if backend == "auto" else cast(BackendName, backend), "int8", "DTYPE=int8"
+        )
     if gpu and backend in ("auto", "torch"):
         return ExecutionPath("torch", choose_dtype(dtype, "cuda"), "a GPU is visible")
     flags = cpu_flags() if flags is None else flags

@@ -1,4 +1,5 @@
-"""The ONNX Runtime runner: CPU, float32, with no torch in the process."""
+"""The ONNX Runtime runner: CPU, float32 (or the checked int8 graph), with no torch in
+the process."""
 
 from __future__ import annotations
 
@@ -23,8 +24,16 @@ class OnnxRunner(GraphRunner):
     device_type: Device = "cpu"
     dtype_name: DTypeName = "float32"
 
-    def __init__(self, model_dir: Path, path: Path, spec: ModelSpec, threads: int) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        path: Path,
+        spec: ModelSpec,
+        threads: int,
+        dtype: DTypeName = "float32",
+    ) -> None:
         super().__init__(model_dir, path, spec)
+        self.dtype_name = dtype
         self._threads = threads
         self._session = self._open(threads)
 
