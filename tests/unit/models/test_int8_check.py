@@ -17,7 +17,9 @@ from sagemaker_embeddings.models.retrieval_set import QUERIES, retrieval_set
 def test_every_query_has_passages_that_answer_it() -> None:
     data = retrieval_set()
     assert len(data.queries) == len(QUERIES) == len(data.relevant)
-    assert all(data.relevant), [q for q, r in zip(data.queries, data.relevant) if not r]
+    assert all(data.relevant), [
+        q for q, r in zip(data.queries, data.relevant, strict=True) if not r
+    ]
     assert len(data.passages) > 150
     assert len(set(data.passages)) == len(data.passages)
 
