@@ -144,6 +144,8 @@ def test_gpus_run_torch_in_float16_unless_a_backend_is_named() -> None:
 def test_the_shipped_table_is_what_the_bench_writes() -> None:
     """Every entry: a known kind, the machine it was measured on, runnable pairs ranked
     fastest first, each as correct as the bench's bar."""
+    from bench.fastest_path import TIE
+
     table = load_table()
     assert table["written_by"].startswith("python -m bench.fastest_path")
     assert table["kinds"], "nothing measured: run python -m bench.fastest_path --write"
@@ -152,7 +154,8 @@ def test_the_shipped_table_is_what_the_bench_writes() -> None:
         assert entry["measured_on"]
         assert entry["measured_at"]
         rates = [r["w1_per_s"] for r in entry["ranking"]]
-        assert rates == sorted(rates, reverse=True), kind
+        for place, rate in enumerate(rates):  # fastest first, up to the bench's tie band
+            assert rate >= (1 - TIE) * max(rates[place:]), kind
         for ranked in entry["ranking"]:
             assert ranked["dtype"] in CPU_DTYPES[ranked["backend"]]
             assert ranked["worst_cosine"] >= 0.999
