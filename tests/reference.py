@@ -34,3 +34,10 @@ def sentence_transformer(path: str) -> Any:
 def st_encode(path: Path, texts: list[str], **kwargs: Any) -> np.ndarray:
     model = sentence_transformer(str(path))
     return np.asarray(model.encode(texts, convert_to_numpy=True, **kwargs))
+
+
+def graph_backend() -> str:
+    """What BACKEND=auto picks on this CPU for a folder with an ONNX file."""
+    from sagemaker_embeddings.models.fastest_path import choose_path
+
+    return choose_path("auto", "auto", True, gpu=False, openvino_installed=True).backend

@@ -187,12 +187,17 @@ def passed_int8(model_dir: Path) -> Path:
     """The int8 graph, when its quality record says it passed; else a clear refusal."""
     graph, record = model_dir / INT8_FILE, model_dir / QUALITY_FILE
     how = "write it with `sagemaker-embeddings export MODEL_DIR --int8`"
-    if not graph.is_file():
-        raise ModelLoadError(f"DTYPE=int8 needs {INT8_FILE} in the model folder; {how}")
-    try:
-        passed = bool(json.loads(record.read_text())["passed"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"DTYPE=int8: {QUALITY_FILE} is missing or unreadable; {how}") from exc
-    if not passed:
-        raise ModelLoadError(f"DTYPE=int8: {QUALITY_FILE} says the check failed; {how}")
+    if record.is_file():
+        try:
+            found = json.loads(record.read_text())
+            passed = bool(found["passed"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(f"DTYPE=int8: {QUALITY_FILE} is unreadable; {how}") from exc
+        if not passed:
+            raise ModelLoadError(
+                f"DTYPE=int8: {QUALITY_FILE} says the check failed (top-10 kept "
+                f"{found.get('top10_kept')}, needs {MIN_TOP10_KEPT}); serve float32"
+            )
+    if not graph.is_file() or not record.is_file():
+        raise ModelLoadError(f"DTYPE=int8 needs {INT8_FILE} and {QUALITY_FILE}; {how}")
     return graph

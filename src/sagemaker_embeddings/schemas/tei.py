@@ -152,5 +152,5 @@ class Info(BaseModel):
     version: str
     sha: str | None
     docker_label: str | None
-    # Ours, not TEI's: which runner executes the model ("torch" or "onnx").
+    # Ours, not TEI's: which runner executes the model ("torch", "onnx" or "openvino").
     backend: str

@@ -71,7 +71,7 @@ def test_onnx_without_a_file_names_the_export_command(tmp_path: Path) -> None:
 def test_onnx_refuses_reduced_dtypes(with_onnx: Path) -> None:
     spec = ModelSpec("embed", "embed", "BertModel", "bert", "mean", 128)
     settings = Settings(backend="onnx", dtype="float16")
-    with pytest.raises(ModelLoadError, match="runs float32, not DTYPE=float16"):
+    with pytest.raises(ModelLoadError, match="runs float32 or int8, not DTYPE=float16"):
         load_runner(ModelSource(with_onnx, "m"), spec, settings)
     settings = Settings(backend="openvino", dtype="float16")
     with pytest.raises(ModelLoadError, match="runs float32 or bfloat16, not DTYPE=float16"):
