@@ -173,3 +173,15 @@ def test_the_path_names_where_its_choice_comes_from() -> None:
         table=TABLE,
     )
     assert path == ExecutionPath("openvino", "bfloat16", "fastest measured on amx CPUs (test)")
+
+
+def test_the_bench_ranks_by_throughput_and_breaks_ties_by_start_up() -> None:
+    from bench.fastest_path import rank
+
+    def measured(name: str, w1: float, first: float) -> dict[str, Any]:
+        return {"backend": name, "w1_per_s": w1, "first_answer_s": first}
+
+    rows = [measured("slow-start", 30.0, 6.0), measured("quick-start", 29.0, 1.0),
+            measured("slower", 20.0, 0.5), measured("slowest", 10.0, 0.4)]  # fmt: skip
+    # 29 is within 5 % of 30: a tie, won by the 1 s start; 20 is not within 5 % of 30.
+    assert [r["backend"] for r in rank(rows)] == ["quick-start", "slow-start", "slower", "slowest"]
