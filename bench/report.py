@@ -344,3 +344,82 @@ def chart(results: Results, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+PEER_NAMES = {"ours-auto": "**ours-auto** (auto: the image default)",
+              "ours-openvino": "**ours-openvino** (OpenVINO)",
+              "ours-onnx": "**ours-onnx** (ONNX Runtime)", "ours": "**ours** (torch)",
+              "fifo": "FIFO batcher", "aws": "AWS HF toolkit (MMS)",
+              "infinity": "infinity-emb"}  # fmt: skip
+# Markdown's usual signs for a missing figure and a ratio.
+NONE = "\u2013"
+TIMES = "\u00d7"
+
+
+def markdown(results: Results) -> str:
+    """README's table: one line per server and dtype (MiniLM W1-W5, BERT-base W1), the
+    ratio to the same-dtype in-process ceiling in brackets, then the ceilings."""
+    header = ("| server | dtype | cold start s | peak RSS MB | W1 inputs/s | W2 inputs/s | "
+              "W3 p50 ms | W4 inputs/s | W5 pairs/s | BERT-base W1 inputs/s |")
+    lines = [header, "|" + "---|" * 10]
+
+    def cell(row: dict[str, Any] | None, model: str, name: str, dtype: str) -> str:
+        value = metric(row, name)
+        if value is None:
+            return NONE
+        if name == "W3":
+            return f"{value:.1f}"
+        limit = _ratio(value, ceiling(results, model, dtype, name))
+        return f"{value:.1f}" + ("" if limit is None else f" ({limit:.2f}{TIMES})")
+
+    seen: list[tuple[str, str]] = []
+    for row in results["servers"]:
+        key = (row["peer"], row["dtype"])
+        if key not in seen:
+            seen.append(key)
+    for peer, dtype in sorted(seen, key=lambda k: (list(PEER_NAMES).index(k[0]), k[1])):
+        minilm = server(results, peer, "minilm", dtype)
+        reranker = server(results, peer, "minilm-reranker", dtype)
+        base = server(results, peer, "bert-base", dtype)
+        first = minilm or reranker or base
+        assert first is not None
+        cold = "fail" if first["cold_start_s"] is None else f"{first['cold_start_s']:.1f}"
+        cells = [PEER_NAMES[peer], dtype, cold, f"{first['peak_rss_mb']:.0f}"]
+        cells += [cell(minilm, "minilm", name, dtype) for name in ("W1", "W2", "W3", "W4")]
+        cells += [cell(reranker, "minilm", "W5", dtype), cell(base, "bert-base", "W1", dtype)]
+        lines.append("| " + " | ".join(cells) + " |")
+    for dtype in ("float32", "bfloat16"):
+        found = results["ceilings"].get(f"minilm/{dtype}")
+        if not found:
+            continue
+        base = results["ceilings"].get(f"bert-base/{dtype}") or {}
+        rerank = results["ceilings"].get(f"minilm-reranker/{dtype}") or {}
+        floor = found.get("load_floor_s")
+        values = [found.get(CEILING_KEYS[n]) for n in ("W1", "W2", "W3", "W4")]
+        values += [rerank.get("pairs_per_s"), base.get("batch32_per_s")]
+        cells = ["in-process torch ceiling", dtype,
+                 "" if floor is None else f"{floor:.1f} (bare load)", ""]  # fmt: skip
+        cells += [NONE if v is None else f"{v:.1f}" for v in values]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_targets(results: Results) -> str:
+    lines = ["| target (same run) | measured | goal | verdict |", "|---|---|---|---|"]
+    for target in fastest_path_targets(results):
+        sign = ">=" if target.higher_is_better else "<="
+        value = "n/a" if target.value is None else f"{target.value:.2f}{target.unit}"
+        verdict = {True: "met", False: "**missed**", None: "not measured"}[target.met]
+        goal = f"{sign} {target.goal:g}{target.unit}"
+        lines.append(f"| {target.name} | {value} | {goal} | {verdict} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    loaded = json.loads(Path(sys.argv[1]).read_text())
+    print(markdown(loaded))
+    print()
+    print(markdown_targets(loaded))
