@@ -402,7 +402,10 @@ def build_image(
     with tempfile.TemporaryDirectory(prefix="sagemaker-embeddings-build-") as tmp:
         context = Path(tmp)
         stage_context(root, context, wheelhouse, model_dir)
-        command = [docker, "build", "--file", str(root / DOCKERFILE), "--tag", reference]
+        # --force-rm: the classic builder otherwise keeps the container of a failed step,
+        # which for the GPU flavor holds gigabytes of CUDA wheels.
+        command = [docker, "build", "--force-rm", "--file", str(root / DOCKERFILE)]
+        command += ["--tag", reference]
         command += platform_options(docker, spec.platform)
         if network:
             command += ["--network", network]

@@ -31,6 +31,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -129,13 +130,44 @@ def _start_dockerd() -> None:
 
 
 def ensure_docker() -> None:
-    """Install docker.io/debootstrap if missing and start dockerd if it is not answering."""
-    if _engine_answers() and shutil.which("debootstrap"):
-        return
+    """Install docker.io/debootstrap if missing and start dockerd if it is not answering;
+    make room on its disk when builds would run short."""
+    if not (_engine_answers() and shutil.which("debootstrap")):
+        with state_lock("setup"):
+            _install_packages()
+            if not _engine_answers():
+                _start_dockerd()
     with state_lock("setup"):
-        _install_packages()
-        if not _engine_answers():
-            _start_dockerd()
+        reclaim_disk()
+
+
+MIN_FREE_GB = 30.0  # a GPU stand-in build needs ~12 GB while its CUDA wheels install
+STALE = re.compile(r" (days?|weeks?|months?|years?) ago$")  # sessions long over
+
+
+def reclaim_disk(min_free_gb: float = MIN_FREE_GB) -> None:
+    """Free the engine's disk when it holds less than ``min_free_gb``.
+
+    Every build leaves untagged layers behind, a failed build step its container, and
+    each session its content-named test image; over weeks of CI they fill the disk and
+    a GPU build fails part-way. Only what no container uses and no session will read
+    again goes: stopped containers, dangling images, build cache, and pinned test
+    images older than a day.
+    """
+    root = Path(docker("info", "--format", "{{.DockerRootDir}}"))
+    if shutil.disk_usage(root).free / 1e9 >= min_free_gb:
+        return
+    docker("container", "prune", "--force", timeout=600)
+    listed = docker(
+        "images", "--filter", "reference=sagemaker-embeddings-test:cpu-*",
+        "--format", "{{.Repository}}:{{.Tag}} {{.CreatedSince}}",
+    ).splitlines()  # fmt: skip
+    # CreatedSince reads "2 days ago", "3 weeks ago": a day or more is stale.
+    stale = [line.split()[0] for line in listed if STALE.search(line)]
+    if stale:
+        docker("rmi", *stale, timeout=600, check=False)  # one a container uses stays
+    docker("image", "prune", "--force", timeout=600)
+    docker("builder", "prune", "--force", timeout=600, check=False)
 
 
 def image_exists(reference: str) -> bool:
