@@ -7,6 +7,7 @@ with about half its memory (bench/notes/fastest-path.md).
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,8 @@ from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.models.capacity import Device, DTypeName
 from sagemaker_embeddings.models.graph_runner import Feed, GraphRunner, check_graph
 from sagemaker_embeddings.models.task import ModelSpec
+
+logger = logging.getLogger(__name__)
 
 OPENVINO_DTYPES: tuple[DTypeName, ...] = ("float32", "bfloat16")
 
@@ -66,9 +69,27 @@ class OpenVinoRunner(GraphRunner):
         if (lanes, alone) == (self._lanes, self._threads):
             return
         self._lanes, self._threads = lanes, alone
-        self._shared = self._compile(streams=lanes, threads=per_lane * lanes)
-        self._alone = self._compile(streams=1, threads=alone) if lanes > 1 else self._shared
         self._requests = threading.local()
+        self._shared = self._compile(streams=lanes, threads=per_lane * lanes)
+        self._alone = self._shared
+        if lanes > 1:
+            # The single-stream model only speeds up lone passes, so it compiles after
+            # start-up (a third of a second of a 1.5 s cold start on MiniLM); until it is
+            # ready, a lone pass runs on the shared model's stream, with the same answer.
+            # Not a daemon: an interpreter exiting mid-compile would tear OpenVINO down
+            # under it; exit waits the fraction of a second instead.
+            threading.Thread(
+                target=self._compile_alone, args=(alone,), name="openvino-compile"
+            ).start()
+
+    def _compile_alone(self, threads: int) -> None:
+        try:
+            compiled = self._compile(streams=1, threads=threads)
+        except ModelLoadError:
+            logger.warning("lone passes stay on the shared model", exc_info=True)
+            return
+        if self._threads == threads:  # not superseded by a later set_threads
+            self._alone = compiled  # one attribute store: a lane sees the old or the new
 
     def _compile(self, streams: int, threads: int) -> Any:
         import openvino as ov
@@ -88,11 +109,13 @@ class OpenVinoRunner(GraphRunner):
             raise ModelLoadError(f"OpenVINO cannot compile {self.path}: {exc}") from exc
 
     def _request(self, alone: bool) -> Any:
-        name = "alone" if alone else "shared"
-        request = getattr(self._requests, name, None)
+        compiled = self._alone if alone else self._shared
+        # Keyed by the compiled model: the lone one may arrive after a lane's first pass.
+        key = f"r{id(compiled)}"
+        request = getattr(self._requests, key, None)
         if request is None:
-            request = (self._alone if alone else self._shared).create_infer_request()
-            setattr(self._requests, name, request)
+            request = compiled.create_infer_request()
+            setattr(self._requests, key, request)
         return request
 
     def _run(self, feed: Feed, alone: bool) -> np.ndarray:
