@@ -416,10 +416,16 @@ def markdown_targets(results: Results) -> str:
 
 
 if __name__ == "__main__":
+    import argparse
     import json
-    import sys
 
-    loaded = json.loads(Path(sys.argv[1]).read_text())
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.report",
+        description="Print a bench.run result as README's markdown table and issue 20's "
+        "target checks.",
+    )
+    parser.add_argument("result", type=Path, help="a bench/results/bench-*.json file")
+    loaded = json.loads(parser.parse_args().result.read_text())
     print(markdown(loaded))
     print()
     print(markdown_targets(loaded))
