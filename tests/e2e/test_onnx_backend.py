@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -290,3 +291,18 @@ def test_int8_serves_only_a_checked_graph(
         engine.stop()
         reference.stop()
     assert min(cosine(a, b) for a, b in zip(ours, expected, strict=True)) >= 0.9
+
+
+def test_openvino_lone_passes_get_their_own_model_after_start_up(engines: Engines) -> None:
+    torch_engine, engine = engines("bert", "openvino")
+    if engine.lanes < 2:
+        pytest.skip("one lane: a lone pass and a shared one run on the same compiled model")
+    for thread in threading.enumerate():  # the single-stream compile, started at load
+        if thread.name == "openvino-compile":
+            thread.join(timeout=120)
+    compiled = vars(engine.runner)
+    assert compiled["_alone"] is not compiled["_shared"]
+    # One input with an idle engine: a lone pass, on the single-stream model.
+    ours = asyncio.run(engine.embed(TEXTS[:1], normalize=False)).value
+    reference = asyncio.run(torch_engine.embed(TEXTS[:1], normalize=False)).value
+    assert cosine(ours[0], reference[0]) >= COSINE_BOUND
