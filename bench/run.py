@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -28,7 +29,7 @@ from bench import report
 from bench.load import run_load
 from bench.peers import environments
 from bench.peers.servers import ON_ONNX_FILE, OURS, PEERS, Peer, launch
-from bench.procs import ServerFailed, ServerProcess
+from bench.procs import Launch, ServerFailed, ServerProcess
 from bench.workloads import WORKLOADS, WorkloadName, requests_for
 
 DEFAULT_CACHE = Path.home() / ".cache" / "sagemaker-embeddings-bench"
@@ -36,6 +37,10 @@ RESULTS = Path(__file__).parent / "results"
 MODELS = ("minilm", "bert-base")
 DTYPES = ("float32", "bfloat16")
 MAX_LENGTH = {"minilm": 256, "minilm-reranker": 512, "bert-base": 512}
+# Our cold start is about a second, where this VM's spread between two starts is a few
+# tenths: one sample cannot be held to a 1.5 s goal. Ours gets this many starts (the
+# measured one first) and reports the median; peers keep one (theirs take 5-20 s).
+OURS_COLD_STARTS = 3
 _STARTED = time.perf_counter()
 
 
@@ -241,7 +246,27 @@ def run_server(options: Options, item: ServerPlan, model_dir: Path, workdir: Pat
     finally:
         process.stop()
     row["peak_rss_mb"] = process.peak_rss / 2**20
+    if item.peer in OURS and row["error"] is None:
+        row["cold_start_runs"] = [row["cold_start_s"], *restarts(spec, workdir, options)]
+        row["cold_start_s"] = statistics.median(row["cold_start_runs"])
+        say(f"  cold starts {', '.join(f'{s:.2f}' for s in row['cold_start_runs'])} s")
     return row
+
+
+def restarts(spec: Launch, workdir: Path, options: Options) -> list[float]:
+    """Seconds to /ping of OURS_COLD_STARTS - 1 more fresh starts of the same server."""
+    found = []
+    for _ in range(OURS_COLD_STARTS - 1):
+        process = ServerProcess(spec, workdir / "server-restart.log")
+        process.start()
+        try:
+            found.append(process.wait_ready(options.ready_timeout))
+        except ServerFailed as exc:
+            say(f"  a restart failed, cold start from {len(found) + 1} start(s): {exc}")
+            break
+        finally:
+            process.stop()
+    return found
 
 
 def machine() -> dict[str, Any]:
@@ -252,7 +277,7 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.partition(":")[2].strip()
                 break
-    from sagemaker_embeddings.models.capacity import cpu_flags
+    from sagemaker_embeddings.models.cpu_kind import cpu_flags
 
     flags = cpu_flags()
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
