@@ -60,7 +60,9 @@ class GraphRunner:
     def collate(
         self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]
     ) -> PaddedBatch:
-        return pad_batch(ids, type_ids, self.pad_token_id, self._takes_token_types)
+        return pad_batch(
+            ids, type_ids, self.pad_token_id, self._takes_token_types, self.spec.max_input_length
+        )
 
     def forward(
         self, batch: PaddedBatch, raw: Sequence[bool], alone: bool = False

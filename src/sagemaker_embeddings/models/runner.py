@@ -167,7 +167,9 @@ class ModelRunner:
             self._lane.threads = wanted
 
     def collate(self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]) -> Collated:
-        padded = pad_batch(ids, type_ids, self.pad_token_id, self.accepts_token_type_ids)
+        # Width rounding is for CPU kernels' per-shape caches (models/collate.py).
+        limit = self.spec.max_input_length if self.device.type == "cpu" else None
+        padded = pad_batch(ids, type_ids, self.pad_token_id, self.accepts_token_type_ids, limit)
         types = padded.token_type_ids
         return Collated(
             input_ids=torch.from_numpy(padded.input_ids).to(self.device),
@@ -186,7 +188,7 @@ class ModelRunner:
         inputs: dict[str, torch.Tensor] = {"input_ids": batch.input_ids}
         # Without padding the mask is all ones; leaving it out lets SDPA take its
         # unmasked kernels (length grouping makes such batches common).
-        if min(batch.lengths) != max(batch.lengths):
+        if min(batch.lengths) != batch.input_ids.shape[1]:
             inputs["attention_mask"] = batch.attention_mask
         if batch.token_type_ids is not None:
             inputs["token_type_ids"] = batch.token_type_ids
