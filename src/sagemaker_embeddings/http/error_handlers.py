@@ -21,12 +21,15 @@ from sagemaker_embeddings.protocol.reply import (
 logger = logging.getLogger(__name__)
 
 
-def _style(request: Request) -> ErrorStyle:
-    return "openai" if request.url.path.startswith("/v1/") else "tei"
+def error_style(path: str) -> ErrorStyle:
+    """The error body a route answers with; its OpenAPI entry must say the same."""
+    return "openai" if path.startswith("/v1/") else "tei"
 
 
 def error_response(request: Request, status: int, message: str, error_type: str) -> Response:
-    return error_to_response(render_error(status, message, error_type, _style(request)))
+    return error_to_response(
+        render_error(status, message, error_type, error_style(request.url.path))
+    )
 
 
 async def _serving_error(request: Request, exc: Exception) -> Response:
@@ -58,7 +61,7 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # The traceback goes to the log only; clients learn nothing about our internals.
     logger.error("unhandled error on %s", request.url.path, exc_info=exc)
-    return error_to_response(render_internal(_style(request)))
+    return error_to_response(render_internal(error_style(request.url.path)))
 
 
 def install(app: FastAPI) -> None:

@@ -37,11 +37,11 @@ class OpenAIEmbeddingResponse(BaseModel):
     usage: OpenAIUsage
 
 
-class OpenAIErrorBody(BaseModel):
+class OpenAICompatErrorResponse(BaseModel):
+    """An error on the /v1 routes, as TEI sends it: flat, not OpenAI's nested ``error``
+    object. TEI's own document names the last field ``error_type``; its serializer writes
+    ``type``, and this describes the wire (protocol/reply.py: render_error)."""
+
     message: str
-    type: str
     code: int
-
-
-class OpenAIError(BaseModel):
-    error: OpenAIErrorBody
+    type: str

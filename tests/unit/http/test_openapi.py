@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 
 from sagemaker_embeddings.engine.engine import Engine
 from sagemaker_embeddings.http.app import create_app
+from sagemaker_embeddings.http.error_handlers import error_style
+from sagemaker_embeddings.protocol.reply import render_error
 from sagemaker_embeddings.schemas.tei import EmbedRequest
 from sagemaker_embeddings.settings import Settings
 
@@ -62,3 +64,47 @@ def test_openai_route_errors_have_teis_flat_body(schema_client: TestClient) -> N
     body = answer.json()
     assert set(body) == {"message", "code", "type"}
     assert (body["code"], body["type"]) == (422, "Validation")
+
+
+def _fields(document: dict[str, Any], schema: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(properties, required) of a response schema, following one $ref."""
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return set(schema.get("properties", {})), set(schema.get("required", []))
+
+
+def _error_schemas(document: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    found = {}
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            for status, response in operation["responses"].items():
+                content = response.get("content", {}).get("application/json")
+                if status >= "400" and content is not None:
+                    found[(path, method, status)] = content["schema"]
+    return found
+
+
+def test_documented_error_bodies_are_what_is_sent(schema_client: TestClient) -> None:
+    ours: dict[str, Any] = schema_client.get("/openapi.json").json()
+    errors = _error_schemas(ours)
+    assert ("/v1/embeddings", "post", "422") in errors
+    assert ("/v1/rerank", "post", "400") in errors
+    for (path, method, status), schema in errors.items():
+        sent = render_error(int(status), "m", "Validation", error_style(path)).body
+        keys = set(json.loads(sent))
+        assert _fields(ours, schema) == (keys, keys), (path, method, status)
+
+
+def test_error_schemas_match_teis(schema_client: TestClient) -> None:
+    tei = json.loads((Path(__file__).parents[2] / "data" / "tei-1.9.3-openapi.json").read_text())
+    # TEI's document names OpenAICompatErrorResponse's last field `error_type`; its
+    # serializer writes `type` (router/src/http/types.rs). Compared as sent.
+    wire = {"error_type": "type"}
+    ours: dict[str, Any] = schema_client.get("/openapi.json").json()
+    ours_errors = _error_schemas(ours)
+    for key, schema in _error_schemas(tei).items():
+        properties, required = _fields(tei, schema)
+        if schema.get("$ref", "").endswith("/OpenAICompatErrorResponse"):
+            properties = {wire.get(name, name) for name in properties}
+            required = {wire.get(name, name) for name in required}
+        assert _fields(ours, ours_errors[key]) == (properties, required), key

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from sagemaker_embeddings import __version__
 from sagemaker_embeddings.errors import Unhealthy
 from sagemaker_embeddings.http.routes.tei import EngineDep
-from sagemaker_embeddings.schemas.tei import Info
+from sagemaker_embeddings.schemas.tei import ErrorResponse, Info
 
 router = APIRouter()
+# The body of a 503 is TEI's error JSON ({"error": "unhealthy", "error_type": "Unhealthy"}).
+UNHEALTHY: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorResponse, "description": "Unhealthy"}
+}
 
 
-@router.get("/ping", tags=["Health"], responses={503: {"description": "Unhealthy"}})
-@router.get("/health", tags=["Health"], responses={503: {"description": "Unhealthy"}})
+@router.get("/ping", tags=["Health"], responses=UNHEALTHY)
+@router.get("/health", tags=["Health"], responses=UNHEALTHY)
 @router.get("/", include_in_schema=False)
 async def health(engine: EngineDep) -> Response:
     """200 with an empty body when the model answers (SageMaker's /ping contract)."""

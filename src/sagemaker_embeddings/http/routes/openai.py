@@ -8,13 +8,14 @@ from sagemaker_embeddings.http.responses import to_response
 from sagemaker_embeddings.http.routes.tei import EngineDep
 from sagemaker_embeddings.protocol.compat import handle_openai_embeddings
 from sagemaker_embeddings.schemas.openai import (
+    OpenAICompatErrorResponse,
     OpenAIEmbeddingRequest,
     OpenAIEmbeddingResponse,
-    OpenAIError,
 )
 
 router = APIRouter(
-    tags=["OpenAI"], responses={code: {"model": OpenAIError} for code in (400, 413, 422, 424, 429)}
+    tags=["OpenAI"],
+    responses={code: {"model": OpenAICompatErrorResponse} for code in (400, 413, 422, 424, 429)},
 )
 
 

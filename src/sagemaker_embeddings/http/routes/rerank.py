@@ -7,11 +7,12 @@ from fastapi import APIRouter, Request, Response
 from sagemaker_embeddings.http.responses import to_response
 from sagemaker_embeddings.http.routes.tei import EngineDep
 from sagemaker_embeddings.protocol.compat import handle_cohere_rerank
-from sagemaker_embeddings.schemas.openai import OpenAIError
+from sagemaker_embeddings.schemas.openai import OpenAICompatErrorResponse
 from sagemaker_embeddings.schemas.rerank import CohereRerankRequest, CohereRerankResponse
 
 router = APIRouter(
-    tags=["Rerank"], responses={code: {"model": OpenAIError} for code in (400, 422, 424, 429)}
+    tags=["Rerank"],
+    responses={code: {"model": OpenAICompatErrorResponse} for code in (400, 422, 424, 429)},
 )
 
 
