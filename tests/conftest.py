@@ -51,6 +51,7 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path
         "reranker": lambda p: mf.cross_encoder(p, 1),
         "classifier": lambda p: mf.cross_encoder(p, 3),
         "splade": mf.splade,
+        "m3": mf.m3_embedder,
         "short-positions": mf.short_position_embedder,
         "single-segment": mf.single_segment_reranker,
     }

@@ -222,6 +222,25 @@ def splade(target: Path) -> Path:
     return _save(_seeded(lambda: BertForMaskedLM(bert_config())), target)
 
 
+def m3_embedder(target: Path) -> Path:
+    """bge-m3's layout, small: an XLM-RoBERTa encoder, CLS pooling and Normalize, and the
+    lexical and multi-vector heads (sparse_linear.pt, colbert_linear.pt) beside it."""
+    import torch
+
+    embedder("xlm-roberta", target)
+    add_sentence_transformers_files(target, "cls", normalize=True)
+    torch.manual_seed(1)
+    hidden = SMALL["hidden_size"]
+    # Bias up: about half the tokens get a positive weight, so both sides of the ReLU
+    # are exercised.
+    sparse = torch.nn.Linear(hidden, 1)
+    with torch.no_grad():
+        sparse.bias.fill_(0.05)
+    torch.save(sparse.state_dict(), target / "sparse_linear.pt")
+    torch.save(torch.nn.Linear(hidden, hidden).state_dict(), target / "colbert_linear.pt")
+    return target
+
+
 def short_position_embedder(target: Path) -> Path:
     """Claims 128 tokens but has 16 positions: its warm-up pass fails, so it must not serve."""
     from transformers import BertModel

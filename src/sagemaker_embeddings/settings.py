@@ -16,7 +16,9 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Pooling = Literal["cls", "mean", "max", "last_token", "splade"]
+# m3_sparse: bge-m3's lexical head (models/m3.py) answers /invocations; the dense
+# vector keeps the pooling of the model's files.
+Pooling = Literal["cls", "mean", "max", "last_token", "splade", "m3_sparse"]
 # The kind of model served. TASK also takes "sentence-similarity": an embedder whose
 # /invocations answers /similarity (models/task.py holds the table of tasks).
 Task = Literal["embed", "rerank", "classify", "sparse"]

@@ -27,7 +27,7 @@ from sagemaker_embeddings.engine.tokenize import InputTokenizer, load_tokenizer
 from sagemaker_embeddings.http.app import create_app
 from sagemaker_embeddings.models.runner import ModelRunner
 from sagemaker_embeddings.models.source import resolve_model_source
-from sagemaker_embeddings.models.task import ModelSpec, detect
+from sagemaker_embeddings.models.task import ModelSpec, Want, detect
 from sagemaker_embeddings.settings import Settings
 
 T = TypeVar("T")
@@ -69,7 +69,7 @@ class FakeRunner:
             tuple(len(x) for x in ids),
         )
 
-    def forward(self, batch: Any, raw: Sequence[bool], alone: bool = False) -> list[np.ndarray]:
+    def forward(self, batch: Any, wants: Sequence[Want], alone: bool = False) -> list[np.ndarray]:
         assert isinstance(batch, FakeBatch)
         self.passes += 1
         self.alone_passes += alone
@@ -84,8 +84,8 @@ class FakeRunner:
         if task == "sparse":
             return [sparse_vector(ids) for ids in batch.ids]
         return [
-            token_states(ids, WIDTH) if is_raw else fake_embedding(ids)
-            for ids, is_raw in zip(batch.ids, raw, strict=True)
+            token_states(ids, WIDTH) if want == "tokens" else fake_embedding(ids)
+            for ids, want in zip(batch.ids, wants, strict=True)
         ]
 
 

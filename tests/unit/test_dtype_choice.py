@@ -97,7 +97,7 @@ def minilm_embeddings(dtype: str) -> np.ndarray:
     for start in range(0, len(tokenized), 25):
         chunk = tokenized[start : start + 25]
         batch = runner.collate([t.ids for t in chunk], [t.type_ids for t in chunk])
-        rows.extend(runner.forward(batch, [False] * len(chunk)))
+        rows.extend(runner.forward(batch, ["pooled"] * len(chunk)))
     return np.stack(rows)
 
 

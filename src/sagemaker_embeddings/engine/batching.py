@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sagemaker_embeddings.engine.tokenize import TokenizedInput
+from sagemaker_embeddings.models.task import Want
 
 # A pass only takes inputs at least this fraction of its longest input's length:
 # mixing a 10-token input into a 500-token pass would spend 490 tokens of compute on
@@ -41,7 +42,7 @@ class Entry:
     """One input waiting for the model; its future is resolved on ``loop``."""
 
     tokens: TokenizedInput
-    raw: bool
+    want: Want
     future: asyncio.Future[Output]
     loop: asyncio.AbstractEventLoop
     enqueued_at: float = field(default_factory=time.perf_counter)

@@ -40,7 +40,7 @@ from sagemaker_embeddings.errors import (
 from sagemaker_embeddings.models.backend import Runner
 from sagemaker_embeddings.models.capacity import plan_capacity
 from sagemaker_embeddings.models.source import ModelSource
-from sagemaker_embeddings.models.task import TASKS, ModelSpec
+from sagemaker_embeddings.models.task import TASKS, ModelSpec, Want
 from sagemaker_embeddings.observability.metrics import Metrics, failure_label
 from sagemaker_embeddings.settings import Settings, Task
 
@@ -136,7 +136,7 @@ class Engine:
         length = min(self.spec.max_input_length, self.max_batch_tokens)
         ids = [[0] * length]
         try:
-            (output,) = self.runner.forward(self.runner.collate(ids, ids), [False])
+            (output,) = self.runner.forward(self.runner.collate(ids, ids), ["pooled"])
             self.output_width = int(output.shape[-1])
         # Start-up boundary: a model that cannot run its own maximum length must not serve.
         except Exception as exc:
@@ -170,7 +170,7 @@ class Engine:
                 f"`dimensions` must be between 1 and {self.output_width}, got {dimensions}"
             )
         result = await self._run(
-            self._texts(inputs, prompt_name), False, truncate, direction, prompt_name
+            self._texts(inputs, prompt_name), "pooled", truncate, direction, prompt_name
         )
         # TEI: the request's flag decides, even for models with a Normalize module.
         vectors = [_matryoshka(v, dimensions, normalize) for v in result.value]
@@ -186,7 +186,7 @@ class Engine:
     ) -> Result[list[np.ndarray]]:
         self._require({"embed"}, "embed_all")
         return await self._run(
-            self._texts(inputs, prompt_name), True, truncate, direction, prompt_name
+            self._texts(inputs, prompt_name), "tokens", truncate, direction, prompt_name
         )
 
     async def embed_sparse(
@@ -197,9 +197,10 @@ class Engine:
         direction: Direction = "right",
         prompt_name: str | None = None,
     ) -> Result[list[list[tuple[int, float]]]]:
-        self._require({"sparse"}, "embed_sparse")
+        if not self.spec.sparse_head:  # bge-m3: its lexical head, beside /embed
+            self._require({"sparse"}, "embed_sparse")
         result = await self._run(
-            self._texts(inputs, prompt_name), False, truncate, direction, prompt_name
+            self._texts(inputs, prompt_name), "sparse", truncate, direction, prompt_name
         )
         sparse = [[(int(i), float(v[i])) for i in np.flatnonzero(v)] for v in result.value]
         return _with_value(result, sparse)
@@ -213,7 +214,7 @@ class Engine:
         raw_scores: bool = False,
     ) -> Result[list[list[tuple[str, float]]]]:
         self._require({"rerank", "classify"}, "predict")
-        result = await self._run(list(inputs), False, truncate, direction, None)
+        result = await self._run(list(inputs), "pooled", truncate, direction, None)
         labels = [self.spec.id2label.get(i, f"LABEL_{i}") for i in range(_width(result.value))]
         scored = []
         for logits in result.value:
@@ -236,7 +237,7 @@ class Engine:
         if not texts:
             raise EmptyInput("`texts` cannot be empty")
         pairs: list[TextInput] = [(query, text) for text in texts]
-        result = await self._run(pairs, False, truncate, direction, None)
+        result = await self._run(pairs, "pooled", truncate, direction, None)
         scores = [float(v[0] if raw_scores else _sigmoid(v[0])) for v in result.value]
         return _with_value(result, scores)
 
@@ -350,7 +351,7 @@ class Engine:
     async def _run(
         self,
         inputs: list[TextInput],
-        raw: bool,
+        want: Want,
         truncate: bool | None,
         direction: Direction,
         prompt_name: str | None,
@@ -369,7 +370,7 @@ class Engine:
                 operation.count.inc(len(inputs))
                 result = await self._through_model(
                     inputs,
-                    raw,
+                    want,
                     self.settings.auto_truncate if truncate is None else truncate,
                     direction,
                     prompt_name,
@@ -387,7 +388,7 @@ class Engine:
     async def _through_model(
         self,
         inputs: list[TextInput],
-        raw: bool,
+        want: Want,
         truncate: bool,
         direction: Direction,
         prompt_name: str | None,
@@ -406,7 +407,7 @@ class Engine:
             tokenized = await self._in_pool(encode)
         tokenized_at = time.perf_counter()
         loop = asyncio.get_running_loop()
-        entries = [Entry(t, raw, loop.create_future(), loop) for t in tokenized]
+        entries = [Entry(t, want, loop.create_future(), loop) for t in tokenized]
         self.batches.append(entries)
         self.metrics.queue_size.set(len(self.batches))
         try:

@@ -115,7 +115,7 @@ class InferenceWorker:
                 [e.tokens.ids for e in entries], [e.tokens.type_ids for e in entries]
             )
             started = time.perf_counter()
-            values = self.runner.forward(collated, [e.raw for e in entries], alone)
+            values = self.runner.forward(collated, [e.want for e in entries], alone)
         except Exception as exc:  # fail this batch only; the thread lives on
             logger.exception("inference failed for a batch of %d inputs", len(entries))
             self._last_batch_ok = False

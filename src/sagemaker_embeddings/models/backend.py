@@ -25,8 +25,9 @@ from sagemaker_embeddings.models.fastest_path import (
     choose_path,
 )
 from sagemaker_embeddings.models.graph_runner import GraphMismatch
+from sagemaker_embeddings.models.m3 import SPARSE_HEAD_FILE
 from sagemaker_embeddings.models.source import ModelSource
-from sagemaker_embeddings.models.task import ModelSpec
+from sagemaker_embeddings.models.task import ModelSpec, Want
 from sagemaker_embeddings.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -53,9 +54,9 @@ class Runner(Protocol):
     def collate(self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]) -> Any:
         """One right-padded batch in the runner's own form."""
 
-    def forward(self, batch: Any, raw: Sequence[bool], alone: bool = False) -> list[np.ndarray]:
-        """Per input: its pooled vector / logits, or its token states when ``raw``;
-        ``alone``: no other pass runs and none waits, so this one may take every core."""
+    def forward(self, batch: Any, wants: Sequence[Want], alone: bool = False) -> list[np.ndarray]:
+        """Per input, what its request wants (``Want``); ``alone``: no other pass runs and
+        none waits, so this one may take every core."""
 
 
 def onnx_file(model_dir: Path) -> Path | None:
@@ -116,6 +117,11 @@ def load_runner(source: ModelSource, spec: ModelSpec, settings: Settings) -> Run
 def _graph_runner(
     source: ModelSource, spec: ModelSpec, settings: Settings, path: ExecutionPath
 ) -> Runner:
+    if spec.sparse_head:
+        raise GraphMismatch(
+            f"{source.model_id} has bge-m3's sparse head ({SPARSE_HEAD_FILE}), which an ONNX "
+            "export does not hold; serve it with BACKEND=torch"
+        )
     graph = onnx_file(source.path)
     if graph is None:
         raise ModelLoadError(

@@ -17,7 +17,7 @@ import numpy as np
 from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.models.collate import PaddedBatch, pad_batch
 from sagemaker_embeddings.models.numpy_heads import DenseStack, pool, splade
-from sagemaker_embeddings.models.task import ModelSpec, read_json
+from sagemaker_embeddings.models.task import ModelSpec, Want, read_json
 
 Feed = dict[str, np.ndarray]
 
@@ -65,9 +65,10 @@ class GraphRunner:
         )
 
     def forward(
-        self, batch: PaddedBatch, raw: Sequence[bool], alone: bool = False
+        self, batch: PaddedBatch, wants: Sequence[Want], alone: bool = False
     ) -> list[np.ndarray]:
-        """Return, per input, its pooled vector / logits, or its token states when ``raw``."""
+        """Return, per input, its pooled vector / logits, or its token states.
+        (bge-m3's sparse head is not in an export: ``load_runner`` refuses such models.)"""
         feed = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
         if batch.token_type_ids is not None:
             feed["token_type_ids"] = batch.token_type_ids
@@ -77,8 +78,8 @@ class GraphRunner:
             return list(output)
         if task == "sparse":
             return list(splade(output, batch.attention_mask))
-        results: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(raw)
-        pooled_rows = [i for i, is_raw in enumerate(raw) if not is_raw]
+        results: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(wants)
+        pooled_rows = [i for i, want in enumerate(wants) if want != "tokens"]
         if pooled_rows:
             assert self.spec.pooling is not None
             vectors = pool(
@@ -86,7 +87,7 @@ class GraphRunner:
             )
             for row, vector in zip(pooled_rows, self.dense(vectors), strict=True):
                 results[row] = vector
-        for row, is_raw in enumerate(raw):
-            if is_raw:
+        for row, want in enumerate(wants):
+            if want == "tokens":
                 results[row] = output[row, : batch.lengths[row]]
         return results

@@ -115,7 +115,7 @@ def _embed(model_dir: Path, graph: Path, spec: ModelSpec, texts: list[str]) -> n
     for start in range(0, len(texts), 16):
         tokens = tokenizer.encode(texts[start : start + 16], truncate=True)
         batch = runner.collate([t.ids for t in tokens], [t.type_ids for t in tokens])
-        rows.extend(runner.forward(batch, [False] * len(tokens)))
+        rows.extend(runner.forward(batch, ["pooled"] * len(tokens)))
     return np.stack(rows)
 
 

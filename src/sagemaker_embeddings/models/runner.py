@@ -26,9 +26,10 @@ from sagemaker_embeddings.models.gpu_policy import (
     installed_driver,
 )
 from sagemaker_embeddings.models.heads import build_dense_stack
+from sagemaker_embeddings.models.m3 import M3SparseHead
 from sagemaker_embeddings.models.pooling import pool, splade
 from sagemaker_embeddings.models.source import ModelSource
-from sagemaker_embeddings.models.task import TASKS, ModelSpec
+from sagemaker_embeddings.models.task import TASKS, ModelSpec, Want
 from sagemaker_embeddings.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,18 @@ class ModelRunner:
         self.model = self._load(source, settings)
         self.dense = build_dense_stack(
             spec.dense_layers, self.dtype, self.device, settings.allow_pickle_weights
+        )
+        config: Any = self.model.config
+        self.sparse_head = (
+            M3SparseHead(
+                source.path,
+                int(config.hidden_size),
+                int(config.vocab_size),
+                self.dtype,
+                self.device,
+            )
+            if spec.sparse_head
+            else None
         )
         forward_params = inspect.signature(self.model.forward).parameters
         self.accepts_token_type_ids = "token_type_ids" in forward_params
@@ -180,9 +193,9 @@ class ModelRunner:
 
     @torch.inference_mode()
     def forward(
-        self, batch: Collated, raw: Sequence[bool], alone: bool = False
+        self, batch: Collated, wants: Sequence[Want], alone: bool = False
     ) -> list[np.ndarray]:
-        """Return, per input, its pooled vector / logits, or its token states when ``raw``."""
+        """Return, per input, its pooled vector / logits, token states or sparse vector."""
         if self.device.type == "cpu":
             self._use_threads(alone)
         inputs: dict[str, torch.Tensor] = {"input_ids": batch.input_ids}
@@ -200,19 +213,35 @@ class ModelRunner:
             pooled = splade(output.logits, batch.attention_mask)
             return list(pooled.float().cpu().numpy())
         hidden = output.last_hidden_state
-        results: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(raw)
-        pooled_rows = [i for i, is_raw in enumerate(raw) if not is_raw]
+        results: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(wants)
+        pooled_rows = [i for i, want in enumerate(wants) if want == "pooled"]
         if pooled_rows:
             assert self.spec.pooling is not None
-            states, mask = hidden, batch.attention_mask
-            if len(pooled_rows) < len(raw):  # gather only when raw and pooled inputs share a batch
-                index = torch.tensor(pooled_rows, device=hidden.device)
-                states, mask = hidden[index], mask[index]
+            states, mask = _rows(hidden, batch.attention_mask, pooled_rows, len(wants))
             vectors = pool(states, mask, self.spec.pooling)
             vectors = self.dense(vectors).float().cpu().numpy()
             for row, vector in zip(pooled_rows, vectors, strict=True):
                 results[row] = vector
-        for row, is_raw in enumerate(raw):
-            if is_raw:
+        sparse_rows = [i for i, want in enumerate(wants) if want == "sparse"]
+        if sparse_rows:
+            assert self.sparse_head is not None  # the engine only asks a model that has one
+            states, mask = _rows(hidden, batch.attention_mask, sparse_rows, len(wants))
+            ids, _ = _rows(batch.input_ids, batch.attention_mask, sparse_rows, len(wants))
+            sparse = self.sparse_head(states, ids, mask).cpu().numpy()
+            for row, vector in zip(sparse_rows, sparse, strict=True):
+                results[row] = vector
+        for row, want in enumerate(wants):
+            if want == "tokens":
                 results[row] = hidden[row, : batch.lengths[row]].float().cpu().numpy()
         return results
+
+
+def _rows(
+    values: torch.Tensor, mask: torch.Tensor, rows: list[int], count: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's ``rows`` of ``values`` and of the mask; gathered only when the batch
+    mixes inputs that want different outputs."""
+    if len(rows) == count:
+        return values, mask
+    index = torch.tensor(rows, device=values.device)
+    return values[index], mask[index]

@@ -3,7 +3,9 @@
 An architecture ending in ``ForSequenceClassification`` with one label is a reranker,
 with more a classifier; ``*ForMaskedLM`` with splade pooling is a sparse embedder;
 anything else is an embedder whose pooling comes from POOLING, ``1_Pooling``, or CLS
-for the BERT family.
+for the BERT family. An embedder with bge-m3's ``sparse_linear.pt`` also answers
+/embed_sparse (models/m3.py); POOLING=m3_sparse binds /invocations to it, as TEI's
+``--pooling m3_sparse``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sagemaker_embeddings.errors import ModelLoadError
+from sagemaker_embeddings.models.m3 import SPARSE_HEAD_FILE, has_sparse_head
 from sagemaker_embeddings.settings import TEI_MAX_BATCH_TOKENS, Pooling, Settings, Task
 
 logger = logging.getLogger(__name__)
 
 # TEI's operation names: the engine's methods and the TEI routes share them.
 Route = Literal["embed", "rerank", "predict", "embed_sparse", "similarity"]
+# What one input of a request wants from the forward pass: its pooled vector (or a
+# classifier's logits), its token states (/embed_all), or its sparse vector.
+Want = Literal["pooled", "tokens", "sparse"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class ModelSpec:
     prompts: dict[str, str] = field(default_factory=dict)
     default_prompt: str | None = None
     ships_code: bool = False  # config.json has an auto_map pointing at the model's own code
+    sparse_head: bool = False  # bge-m3's lexical head: /embed_sparse beside /embed
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -118,6 +125,12 @@ def detect(model_dir: Path, settings: Settings) -> ModelSpec:
             if task == "sparse"
             else _detect_pooling(model_dir, modules, model_type, settings)
         )
+    sparse_head = task == "embed" and has_sparse_head(model_dir)
+    if settings.pooling == "m3_sparse" and not sparse_head:
+        raise ModelLoadError(
+            f"POOLING=m3_sparse needs an embedding model with {SPARSE_HEAD_FILE} beside its "
+            "weights (bge-m3's layout)"
+        )
     route = _route_for(task, settings)
     st_config = _read_st_config(model_dir)
     prompts_config = _read_optional(model_dir / "config_sentence_transformers.json")
@@ -135,6 +148,7 @@ def detect(model_dir: Path, settings: Settings) -> ModelSpec:
         prompts=prompts,
         default_prompt=_default_prompt(prompts, prompts_config, settings),
         ships_code=bool(config.get("auto_map")),
+        sparse_head=sparse_head,
     )
 
 
@@ -161,6 +175,8 @@ def _detect_task(architectures: list[str], id2label: dict[int, str], settings: S
 def _route_for(task: Task, settings: Settings) -> Route:
     if task == "embed" and settings.task == "sentence-similarity":
         return "similarity"
+    if task == "embed" and settings.pooling == "m3_sparse":
+        return "embed_sparse"
     return TASKS[task].route
 
 
@@ -182,7 +198,7 @@ def _read_modules(model_dir: Path) -> list[dict[str, Any]]:
 def _detect_pooling(
     model_dir: Path, modules: list[dict[str, Any]], model_type: str, settings: Settings
 ) -> Pooling:
-    if settings.pooling is not None:
+    if settings.pooling not in (None, "m3_sparse"):
         return settings.pooling
     pooling_dirs = [str(m.get("path", "")) for m in modules if "Pooling" in str(m.get("type", ""))]
     for name in [*pooling_dirs, "1_Pooling"]:

@@ -14,7 +14,7 @@ from sagemaker_embeddings.engine.tokenize import TokenizedInput
 
 def entries(loop: asyncio.AbstractEventLoop, lengths: list[int]) -> list[Entry]:
     return [
-        Entry(TokenizedInput([1] * n, [0] * n, n), False, loop.create_future(), loop)
+        Entry(TokenizedInput([1] * n, [0] * n, n), "pooled", loop.create_future(), loop)
         for n in lengths
     ]
 

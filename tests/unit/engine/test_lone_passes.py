@@ -48,7 +48,7 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 def entry(loop: asyncio.AbstractEventLoop, length: int) -> Entry:
-    return Entry(TokenizedInput([1] * length, [0] * length, length), False,
+    return Entry(TokenizedInput([1] * length, [0] * length, length), "pooled",
                  loop.create_future(), loop)  # fmt: skip
 
 
