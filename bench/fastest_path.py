@@ -87,7 +87,7 @@ def measure(model_dir: Path, backend: str, dtype: str, seconds: float) -> dict[s
     def run(texts: list[str], alone: bool) -> list[np.ndarray]:
         tokens = tokenizer.encode(texts, truncate=True)
         batch = runner.collate([t.ids for t in tokens], [t.type_ids for t in tokens])
-        return runner.forward(batch, [False] * len(tokens), alone)
+        return runner.forward(batch, ["pooled"] * len(tokens), alone)
 
     vectors: list[np.ndarray] = []
     first: list[float] = []

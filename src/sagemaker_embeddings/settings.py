@@ -146,6 +146,14 @@ class Settings(BaseSettings):
         validation_alias=_env("DEFAULT_PROMPT"),
         description="Text put before every input that names no prompt.",
     )
+    rerank_instruction: str | None = Field(
+        None,
+        validation_alias=_env("RERANK_INSTRUCTION"),
+        description=(
+            "The <Instruct> line of a causal-LM reranker's prompt (Qwen3-Reranker); unset: the"
+            " model card's web-search instruction."
+        ),
+    )
 
     # --- batching and admission ------------------------------------------------
     max_batch_tokens: int | None = Field(
@@ -358,6 +366,7 @@ class Settings(BaseSettings):
         "revision",
         "default_prompt_name",
         "default_prompt",
+        "rerank_instruction",
         "otlp_endpoint",
         mode="before",
     )

@@ -10,6 +10,7 @@ from typing import Literal
 from tokenizers import Encoding, Tokenizer
 
 from sagemaker_embeddings.errors import ModelLoadError, TokenizationFailed, ValidationFailed
+from sagemaker_embeddings.models.causal_rerank import PromptEncoder
 from sagemaker_embeddings.models.task import ModelSpec
 
 Direction = Literal["right", "left"]
@@ -77,6 +78,11 @@ class InputTokenizer:
                 self.max_input_length, strategy="longest_first", direction=direction
             )
             self._truncating[direction] = copy
+        self._pair_prompt = (
+            PromptEncoder(tokenizer, self.max_input_length, spec.rerank_instruction)
+            if spec.causal_lm_rerank
+            else None
+        )
 
     @staticmethod
     def _copy(tokenizer: Tokenizer) -> Tokenizer:
@@ -127,6 +133,10 @@ class InputTokenizer:
         limit; the character limit still applies."""
         prompt = self.prompt_for(prompt_name)
         prepared = [self._prepare(text, prompt, truncate, direction) for text in inputs]
+        pairs = [text for text in prepared if isinstance(text, tuple)]
+        if self._pair_prompt is not None and len(pairs) == len(prepared):
+            # A causal-LM reranker reads each pair inside its model card's prompt.
+            return self._checked(self._pair_prompt.encode(pairs, truncate), truncate, limit_tokens)
         tokenizer = self._truncating[direction] if truncate else self._plain
         # Decoded ids already hold their special tokens (a prompt makes them text again).
         as_given = [isinstance(text, DecodedIds) and prompt is None for text in inputs]
@@ -143,7 +153,9 @@ class InputTokenizer:
                 raise TokenizationFailed(str(exc)) from exc
             for row, encoding in zip(rows, encoded, strict=True):
                 encodings[row] = encoding
-        done = [e for e in encodings if e is not None]
+        return self._checked([e for e in encodings if e is not None], truncate, limit_tokens)
+
+    def _checked(self, done: list[Encoding], truncate: bool, limit_tokens: bool) -> list[Encoding]:
         for encoding in done:
             if limit_tokens and not truncate and len(encoding.ids) > self.max_input_length:
                 raise ValidationFailed(

@@ -117,6 +117,11 @@ def load_runner(source: ModelSource, spec: ModelSpec, settings: Settings) -> Run
 def _graph_runner(
     source: ModelSource, spec: ModelSpec, settings: Settings, path: ExecutionPath
 ) -> Runner:
+    if spec.causal_lm_rerank:
+        raise GraphMismatch(
+            f"{source.model_id} is a causal-LM reranker, whose yes/no head is built at load "
+            "time and is not in an ONNX export; serve it with BACKEND=torch"
+        )
     if spec.sparse_head:
         raise GraphMismatch(
             f"{source.model_id} has bge-m3's sparse head ({SPARSE_HEAD_FILE}), which an ONNX "

@@ -49,6 +49,10 @@ def export_onnx(
         from_env: dict[str, Any] = {"model_id": str(model_dir)}  # the rest from the env
         settings = Settings(**from_env)
     spec = detect(model_dir, settings)
+    if spec.causal_lm_rerank:
+        # Its yes/no head is built at load time (models/causal_rerank.py); a graph
+        # exported from the checkpoint would carry an untrained score layer instead.
+        raise ExportFailed(f"{model_dir} is a causal-LM reranker, which serves on torch only")
     target_dir = out_dir or model_dir
     if out_dir is not None and out_dir.resolve() != model_dir.resolve():
         shutil.copytree(

@@ -19,6 +19,7 @@ import torch
 
 from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.models.capacity import Device, DTypeName, choose_dtype
+from sagemaker_embeddings.models.causal_rerank import NO, YES, token_id, yes_minus_no
 from sagemaker_embeddings.models.collate import pad_batch
 from sagemaker_embeddings.models.gpu_policy import (
     Capability,
@@ -117,6 +118,8 @@ class ModelRunner:
         self.accepts_token_type_ids = "token_type_ids" in forward_params
         pad = getattr(self.model.config, "pad_token_id", None)
         self.pad_token_id = int(pad) if pad is not None else 0
+        if spec.causal_lm_rerank:
+            self._score_yes_against_no(source)
         threads = torch.get_num_threads()
         self._threads = {False: threads, True: threads}
         self._lane = threading.local()
@@ -140,6 +143,8 @@ class ModelRunner:
             "trust_remote_code": settings.trust_remote_code,
             "use_safetensors": None if settings.allow_pickle_weights else True,
         }
+        if self.spec.causal_lm_rerank:
+            kwargs["num_labels"] = 1  # the score layer carries the yes/no head
         *preferred, last = attention_candidates(self.device, settings)
         for attention in preferred:
             try:
@@ -164,6 +169,25 @@ class ModelRunner:
             raise ModelLoadError(f"cannot load {source.model_id}: {exc}") from exc
         module: torch.nn.Module = model.to(self.device).eval()
         return module
+
+    def _score_yes_against_no(self, source: ModelSource) -> None:
+        """Turn the one-label classifier's fresh score vector into the LM head's "yes"
+        row minus its "no" row (models/causal_rerank.py)."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(source.path / "tokenizer.json"))
+        yes, no = token_id(tokenizer, YES), token_id(tokenizer, NO)
+        weight = yes_minus_no(self.model, source.path, yes, no)
+        score = getattr(self.model, "score", None)
+        if not isinstance(score, torch.nn.Linear) or score.weight.shape != weight.shape:
+            raise ModelLoadError(
+                f"{source.model_id}: no one-label score layer to carry the yes/no head"
+            )
+        with torch.no_grad():
+            score.weight.copy_(weight.to(score.weight.dtype))
+        # The classifier scores the last token that is not padding; it must know ours.
+        config: Any = self.model.config
+        config.pad_token_id = self.pad_token_id
 
     def set_threads(self, per_lane: int, alone: int) -> None:
         """torch's intra-op threads on CPU for a pass beside others, and for one alone."""

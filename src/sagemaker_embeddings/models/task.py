@@ -1,7 +1,8 @@
 """Task detection from the model's files, as TEI does it (no torch needed here).
 
 An architecture ending in ``ForSequenceClassification`` with one label is a reranker,
-with more a classifier; ``*ForMaskedLM`` with splade pooling is a sparse embedder;
+with more a classifier; a ``*ForCausalLM`` reranker (models/causal_rerank.py) is a
+reranker too; ``*ForMaskedLM`` with splade pooling is a sparse embedder;
 anything else is an embedder whose pooling comes from POOLING, ``1_Pooling``, or CLS
 for the BERT family. An embedder with bge-m3's ``sparse_linear.pt`` also answers
 /embed_sparse (models/m3.py); POOLING=m3_sparse binds /invocations to it, as TEI's
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sagemaker_embeddings.errors import ModelLoadError
+from sagemaker_embeddings.models.causal_rerank import is_causal_reranker
 from sagemaker_embeddings.models.m3 import SPARSE_HEAD_FILE, has_sparse_head
 from sagemaker_embeddings.settings import TEI_MAX_BATCH_TOKENS, Pooling, Settings, Task
 
@@ -93,6 +95,8 @@ class ModelSpec:
     default_prompt: str | None = None
     ships_code: bool = False  # config.json has an auto_map pointing at the model's own code
     sparse_head: bool = False  # bge-m3's lexical head: /embed_sparse beside /embed
+    causal_lm_rerank: bool = False  # a causal LM scoring "yes" against "no" (causal_rerank.py)
+    rerank_instruction: str | None = None  # its prompt's <Instruct>; None: the card's
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -117,7 +121,12 @@ def detect(model_dir: Path, settings: Settings) -> ModelSpec:
     id2label = {int(k): str(v) for k, v in (config.get("id2label") or {}).items()}
     modules = _read_modules(model_dir)
 
-    task = _detect_task(architectures, id2label, settings)
+    causal_lm_rerank = is_causal_reranker(architectures, model_dir, settings.task)
+    if causal_lm_rerank:
+        task: Task = "rerank"
+        id2label = {0: "LABEL_0"}  # one score, as a cross-encoder reranker has
+    else:
+        task = _detect_task(architectures, id2label, settings)
     pooling: Pooling | None = None
     if task in ("embed", "sparse"):
         pooling = (
@@ -149,6 +158,8 @@ def detect(model_dir: Path, settings: Settings) -> ModelSpec:
         default_prompt=_default_prompt(prompts, prompts_config, settings),
         ships_code=bool(config.get("auto_map")),
         sparse_head=sparse_head,
+        causal_lm_rerank=causal_lm_rerank,
+        rerank_instruction=settings.rerank_instruction,
     )
 
 
