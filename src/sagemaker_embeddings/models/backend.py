@@ -25,7 +25,7 @@ from sagemaker_embeddings.models.fastest_path import (
     choose_path,
 )
 from sagemaker_embeddings.models.graph_runner import GraphMismatch
-from sagemaker_embeddings.models.m3 import SPARSE_HEAD_FILE
+from sagemaker_embeddings.models.m3 import COLBERT_HEAD_FILE, SPARSE_HEAD_FILE
 from sagemaker_embeddings.models.source import ModelSource
 from sagemaker_embeddings.models.task import ModelSpec, Want
 from sagemaker_embeddings.settings import Settings
@@ -122,10 +122,10 @@ def _graph_runner(
             f"{source.model_id} is a causal-LM reranker, whose yes/no head is built at load "
             "time and is not in an ONNX export; serve it with BACKEND=torch"
         )
-    if spec.sparse_head:
+    if spec.sparse_head or spec.colbert_head:
         raise GraphMismatch(
-            f"{source.model_id} has bge-m3's sparse head ({SPARSE_HEAD_FILE}), which an ONNX "
-            "export does not hold; serve it with BACKEND=torch"
+            f"{source.model_id} has bge-m3's heads ({SPARSE_HEAD_FILE}, {COLBERT_HEAD_FILE}), "
+            "which an ONNX export does not hold; serve it with BACKEND=torch"
         )
     graph = onnx_file(source.path)
     if graph is None:

@@ -27,7 +27,7 @@ from sagemaker_embeddings.models.gpu_policy import (
     installed_driver,
 )
 from sagemaker_embeddings.models.heads import build_dense_stack
-from sagemaker_embeddings.models.m3 import M3SparseHead
+from sagemaker_embeddings.models.m3 import M3ColbertHead, M3SparseHead
 from sagemaker_embeddings.models.pooling import pool, splade
 from sagemaker_embeddings.models.source import ModelSource
 from sagemaker_embeddings.models.task import TASKS, ModelSpec, Want
@@ -112,6 +112,11 @@ class ModelRunner:
                 self.device,
             )
             if spec.sparse_head
+            else None
+        )
+        self.colbert_head = (
+            M3ColbertHead(source.path, int(config.hidden_size), self.dtype, self.device)
+            if spec.colbert_head
             else None
         )
         forward_params = inspect.signature(self.model.forward).parameters
@@ -256,7 +261,10 @@ class ModelRunner:
                 results[row] = vector
         for row, want in enumerate(wants):
             if want == "tokens":
-                results[row] = hidden[row, : batch.lengths[row]].float().cpu().numpy()
+                states = hidden[row, : batch.lengths[row]]
+                if self.colbert_head is not None:  # bge-m3: its ColBERT vectors
+                    states = self.colbert_head(states)
+                results[row] = states.float().cpu().numpy()
         return results
 
 

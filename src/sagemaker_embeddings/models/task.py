@@ -6,7 +6,7 @@ reranker too; ``*ForMaskedLM`` with splade pooling is a sparse embedder;
 anything else is an embedder whose pooling comes from POOLING, ``1_Pooling``, or CLS
 for the BERT family. An embedder with bge-m3's ``sparse_linear.pt`` also answers
 /embed_sparse (models/m3.py); POOLING=m3_sparse binds /invocations to it, as TEI's
-``--pooling m3_sparse``.
+``--pooling m3_sparse``. With ``colbert_linear.pt``, /embed_all gives its ColBERT vectors.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.models.causal_rerank import is_causal_reranker
-from sagemaker_embeddings.models.m3 import SPARSE_HEAD_FILE, has_sparse_head
+from sagemaker_embeddings.models.m3 import SPARSE_HEAD_FILE, has_colbert_head, has_sparse_head
 from sagemaker_embeddings.settings import TEI_MAX_BATCH_TOKENS, Pooling, Settings, Task
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ class ModelSpec:
     default_prompt: str | None = None
     ships_code: bool = False  # config.json has an auto_map pointing at the model's own code
     sparse_head: bool = False  # bge-m3's lexical head: /embed_sparse beside /embed
+    colbert_head: bool = False  # bge-m3's multi-vector head: /embed_all gives its vectors
     causal_lm_rerank: bool = False  # a causal LM scoring "yes" against "no" (causal_rerank.py)
     rerank_instruction: str | None = None  # its prompt's <Instruct>; None: the card's
 
@@ -158,6 +159,7 @@ def detect(model_dir: Path, settings: Settings) -> ModelSpec:
         default_prompt=_default_prompt(prompts, prompts_config, settings),
         ships_code=bool(config.get("auto_map")),
         sparse_head=sparse_head,
+        colbert_head=task == "embed" and has_colbert_head(model_dir),
         causal_lm_rerank=causal_lm_rerank,
         rerank_instruction=settings.rerank_instruction,
     )

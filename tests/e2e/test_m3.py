@@ -1,5 +1,5 @@
-"""bge-m3's layout (sparse_linear.pt beside the weights) through the real server, against
-FlagEmbedding's BGEM3FlagModel on a tiny model with the same files."""
+"""bge-m3's layout (sparse_linear.pt and colbert_linear.pt beside the weights) through the
+real server, against FlagEmbedding's BGEM3FlagModel on a tiny model with the same files."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def reference(model_dirs: ModelDirs) -> dict[str, Any]:
 
     model = BGEM3FlagModel(str(model_dirs("m3")), use_fp16=False, devices="cpu")
     found: dict[str, Any] = model.encode(
-        TEXTS, return_dense=True, return_sparse=True, return_colbert_vecs=False
+        TEXTS, return_dense=True, return_sparse=True, return_colbert_vecs=True
     )
     return found
 
@@ -81,6 +81,18 @@ def test_pooling_m3_sparse_binds_invocations_to_the_sparse_weights(
     # A dense request in the same server still gets the dense vector, from the same head.
     dense = httpx.post(f"{url}/embed", json={"inputs": TEXTS[1]})
     assert_close_rows(dense.json(), np.asarray(reference["dense_vecs"][1:2]))
+
+
+def test_embed_all_gives_the_colbert_vectors(
+    server_factory: ServerFactory, model_dirs: ModelDirs, reference: dict[str, Any]
+) -> None:
+    url = serve(server_factory, model_dirs)
+    answer = httpx.post(f"{url}/embed_all", json={"inputs": TEXTS})
+    assert answer.status_code == 200, answer.text
+    for ours, theirs in zip(answer.json(), reference["colbert_vecs"], strict=True):
+        # One vector per token after CLS, as FlagEmbedding keeps them.
+        assert np.asarray(ours).shape == np.asarray(theirs).shape
+        assert_close_rows(ours, np.asarray(theirs))
 
 
 @pytest.mark.parametrize(
