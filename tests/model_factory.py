@@ -132,6 +132,22 @@ def bert_config(**extra: Any) -> Any:
     return BertConfig(**{**settings, **extra})
 
 
+def qwen3_config(**extra: Any) -> Any:
+    """A two-layer, 32-wide Qwen3 (grouped-query attention: 4 heads over 2 key/value heads)."""
+    from transformers import Qwen3Config
+
+    settings: dict[str, Any] = {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 8,
+        "max_position_embeddings": 512,
+    }
+    return Qwen3Config(**{**settings, **extra})
+
+
 def embedder(kind: str, target: Path) -> Path:
     """An encoder or decoder embedder of architecture ``kind`` with sentence-transformers files."""
     import transformers as t
@@ -169,17 +185,7 @@ def embedder(kind: str, target: Path) -> Path:
             "mean",
         ),
         "qwen3": (
-            t.Qwen3Config(
-                vocab_size=VOCAB,
-                hidden_size=32,
-                intermediate_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                num_key_value_heads=2,
-                head_dim=8,
-                pad_token_id=0,
-                max_position_embeddings=512,
-            ),
+            qwen3_config(vocab_size=VOCAB, pad_token_id=0),
             "last_token",
         ),
     }
@@ -281,17 +287,8 @@ def causal_reranker(target: Path, tied: bool) -> Path:
 
     target.mkdir(parents=True, exist_ok=True)
     vocab = byte_level_tokenizer(target)
-    config = t.Qwen3Config(
-        vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=8,
-        max_position_embeddings=512,
-        tie_word_embeddings=tied,
-        architectures=["Qwen3ForCausalLM"],
+    config = qwen3_config(
+        vocab_size=vocab, tie_word_embeddings=tied, architectures=["Qwen3ForCausalLM"]
     )
     model = _seeded(lambda: t.Qwen3ForCausalLM(config))
     model.save_pretrained(target, safe_serialization=True)

@@ -66,6 +66,18 @@ def run_to_exit(
     return int(process.returncode), output, answered
 
 
+def refused_start(extra_env: dict[str, str], workdir: Path) -> str:
+    """Run `serve` expecting it to refuse the model: it exits with 1 before ever answering
+    /ping, logging one ERROR line and no traceback. Returns that line."""
+    code, log, answered = run_to_exit(extra_env, workdir)
+    assert code == 1, log
+    assert not answered
+    errors = [line for line in log.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, log
+    assert "Traceback" not in log
+    return errors[0]
+
+
 def start_server(
     extra_env: dict[str, str],
     workdir: Path,
