@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Pooling = Literal["cls", "mean", "max", "last_token", "splade", "m3_sparse"]
 # The kind of model served. TASK also takes "sentence-similarity": an embedder whose
 # /invocations answers /similarity (models/task.py holds the table of tasks).
-Task = Literal["embed", "rerank", "classify", "sparse"]
+Task = Literal["embed", "rerank", "classify", "sparse", "colbert"]
 DType = Literal["auto", "float32", "float16", "bfloat16", "int8"]
 Backend = Literal["auto", "torch", "onnx", "openvino"]
 ServingMode = Literal["auto", "native", "toolkit"]

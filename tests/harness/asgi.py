@@ -62,7 +62,12 @@ class FakeRunner:
         self.threads_per_pass = per_lane
         self.threads_alone = alone
 
-    def collate(self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]) -> Any:
+    def collate(
+        self,
+        ids: Sequence[Sequence[int]],
+        type_ids: Sequence[Sequence[int]],
+        attended: Sequence[int | None] | None = None,
+    ) -> Any:
         return FakeBatch(
             tuple(tuple(x) for x in ids),
             tuple(tuple(x) for x in type_ids),

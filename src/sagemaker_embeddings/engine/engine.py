@@ -39,6 +39,7 @@ from sagemaker_embeddings.errors import (
 )
 from sagemaker_embeddings.models.backend import Runner
 from sagemaker_embeddings.models.capacity import plan_capacity
+from sagemaker_embeddings.models.colbert import ColbertQuery, maxsim
 from sagemaker_embeddings.models.source import ModelSource
 from sagemaker_embeddings.models.task import TASKS, ModelSpec, Want
 from sagemaker_embeddings.observability.metrics import Metrics, failure_label
@@ -136,7 +137,8 @@ class Engine:
         length = min(self.spec.max_input_length, self.max_batch_tokens)
         ids = [[0] * length]
         try:
-            (output,) = self.runner.forward(self.runner.collate(ids, ids), ["pooled"])
+            want = TASKS[self.spec.task].output
+            (output,) = self.runner.forward(self.runner.collate(ids, ids), [want])
             self.output_width = int(output.shape[-1])
         # Start-up boundary: a model that cannot run its own maximum length must not serve.
         except Exception as exc:
@@ -184,10 +186,12 @@ class Engine:
         direction: Direction = "right",
         prompt_name: str | None = None,
     ) -> Result[list[np.ndarray]]:
-        self._require({"embed"}, "embed_all")
-        return await self._run(
-            self._texts(inputs, prompt_name), "tokens", truncate, direction, prompt_name
-        )
+        self._require({"embed", "colbert"}, "embed_all")
+        texts = self._texts(inputs, prompt_name)
+        if self.spec.task == "colbert" and prompt_name == "query":
+            # PyLate's prompt names say which side a text is on; documents by default.
+            texts = [ColbertQuery(t) if isinstance(t, str) else t for t in texts]
+        return await self._run(texts, "tokens", truncate, direction, prompt_name)
 
     async def embed_sparse(
         self,
@@ -233,9 +237,16 @@ class Engine:
         raw_scores: bool = False,
     ) -> Result[list[float]]:
         """One score per text, in the order given (callers sort)."""
-        self._require({"rerank"}, "rerank")
+        self._require({"rerank", "colbert"}, "rerank")
         if not texts:
             raise EmptyInput("`texts` cannot be empty")
+        if self.spec.task == "colbert":
+            # Late interaction: the query and the texts are encoded apart (in the same
+            # passes) and scored by MaxSim, which has no probability to squash into.
+            encoded: list[TextInput] = [ColbertQuery(query), *texts]
+            vectors = await self._run(encoded, "tokens", truncate, direction, None)
+            query_vectors, *documents = vectors.value
+            return _with_value(vectors, [maxsim(query_vectors, d) for d in documents])
         pairs: list[TextInput] = [(query, text) for text in texts]
         result = await self._run(pairs, "pooled", truncate, direction, None)
         scores = [float(v[0] if raw_scores else _sigmoid(v[0])) for v in result.value]
@@ -333,8 +344,9 @@ class Engine:
             )
 
     def _texts(self, inputs: Sequence[RawInput], prompt_name: str | None) -> list[TextInput]:
+        # A ColBERT encoder adds its own specials (and its marker), so ids go in as text.
         prompted = any(not isinstance(x, str) for x in inputs) and (
-            self.tokenizer.prompt_for(prompt_name) is not None
+            self.tokenizer.prompt_for(prompt_name) is not None or self.spec.task == "colbert"
         )
         return [
             x if isinstance(x, str) else self.tokenizer.ids_to_text(x, prompted) for x in inputs
@@ -428,7 +440,7 @@ class Engine:
         self.metrics.queue_duration.observe(queue_avg)
         self.metrics.inference_duration.observe(inference_avg)
         return Result(
-            value=[o.value for o in outputs],
+            value=[_returned(o.value, t, want) for o, t in zip(outputs, tokenized, strict=True)],
             tokens=tokens,
             chars=sum(t.chars for t in tokenized),
             timings=Timings(
@@ -461,6 +473,14 @@ def _byte_offsets(text: str) -> list[int]:
     for char in text:
         offsets.append(offsets[-1] + len(char.encode("utf-8")))
     return offsets
+
+
+def _returned(value: np.ndarray, tokenized: TokenizedInput, want: Want) -> np.ndarray:
+    """Token outputs keep the positions the tokenizer chose (a ColBERT document drops
+    its punctuation); everything else is answered whole."""
+    if want != "tokens" or tokenized.returned is None:
+        return value
+    return value[list(tokenized.returned)]
 
 
 def _with_value(result: Result[Any], value: T) -> Result[T]:

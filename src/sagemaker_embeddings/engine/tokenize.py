@@ -11,6 +11,7 @@ from tokenizers import Encoding, Tokenizer
 
 from sagemaker_embeddings.errors import ModelLoadError, TokenizationFailed, ValidationFailed
 from sagemaker_embeddings.models.causal_rerank import PromptEncoder
+from sagemaker_embeddings.models.colbert import ColbertEncoder, ColbertQuery
 from sagemaker_embeddings.models.task import ModelSpec
 
 Direction = Literal["right", "left"]
@@ -36,6 +37,10 @@ class TokenizedInput:
     ids: list[int]
     type_ids: list[int]
     chars: int
+    # ColBERT (models/colbert.py): an expanded query attends to its first ``attended``
+    # tokens only; a document answers the vectors at ``returned`` only (no punctuation).
+    attended: int | None = None
+    returned: tuple[int, ...] | None = None
 
 
 def load_tokenizer(
@@ -83,6 +88,11 @@ class InputTokenizer:
             if spec.causal_lm_rerank
             else None
         )
+        self._colbert = (
+            ColbertEncoder(tokenizer, spec.colbert, self.max_input_length)
+            if spec.colbert is not None
+            else None
+        )
 
     @staticmethod
     def _copy(tokenizer: Tokenizer) -> Tokenizer:
@@ -107,6 +117,8 @@ class InputTokenizer:
         prompt_name: str | None = None,
         add_special_tokens: bool = True,
     ) -> list[TokenizedInput]:
+        if self._colbert is not None:
+            return self._colbert_inputs(self._colbert, inputs, truncate, direction, prompt_name)
         encodings = self.encodings(
             inputs,
             truncate=truncate,
@@ -117,6 +129,28 @@ class InputTokenizer:
         return [
             TokenizedInput(ids=e.ids, type_ids=e.type_ids, chars=text_chars(text))
             for e, text in zip(encodings, inputs, strict=True)
+        ]
+
+    def _colbert_inputs(
+        self,
+        encoder: ColbertEncoder,
+        inputs: Sequence[TextInput],
+        truncate: bool,
+        direction: Direction,
+        prompt_name: str | None,
+    ) -> list[TokenizedInput]:
+        # A ColBERT model always cuts to its query or document length, as PyLate does
+        # (it was trained at those lengths); the character limit still applies.
+        prompt = self.prompt_for(prompt_name)
+        texts: list[str] = []
+        for text in inputs:
+            if isinstance(text, tuple):
+                raise ValidationFailed("a ColBERT model encodes single texts, not pairs")
+            prepared = self._cut((prompt or "") + text, truncate, direction)
+            texts.append(ColbertQuery(prepared) if isinstance(text, ColbertQuery) else prepared)
+        return [
+            TokenizedInput(t.ids, t.type_ids, text_chars(text), t.attended, t.returned)
+            for t, text in zip(encoder.encode(texts, direction), inputs, strict=True)
         ]
 
     def encodings(

@@ -111,8 +111,11 @@ class InferenceWorker:
     def _run_batch(self, batch: Batch, alone: bool) -> None:
         entries = batch.entries
         try:
+            attended = [e.tokens.attended for e in entries]
             collated = self.runner.collate(
-                [e.tokens.ids for e in entries], [e.tokens.type_ids for e in entries]
+                [e.tokens.ids for e in entries],
+                [e.tokens.type_ids for e in entries],
+                attended if any(a is not None for a in attended) else None,
             )
             started = time.perf_counter()
             values = self.runner.forward(collated, [e.want for e in entries], alone)

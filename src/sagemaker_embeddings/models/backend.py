@@ -51,8 +51,14 @@ class Runner(Protocol):
         """Called once, before the first pass: the threads of a pass while other lanes
         run too, and of a pass that runs alone."""
 
-    def collate(self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]) -> Any:
-        """One right-padded batch in the runner's own form."""
+    def collate(
+        self,
+        ids: Sequence[Sequence[int]],
+        type_ids: Sequence[Sequence[int]],
+        attended: Sequence[int | None] | None = None,
+    ) -> Any:
+        """One right-padded batch in the runner's own form; ``attended``: per row, the
+        leading tokens the model attends to (None: all; models/collate.py)."""
 
     def forward(self, batch: Any, wants: Sequence[Want], alone: bool = False) -> list[np.ndarray]:
         """Per input, what its request wants (``Want``); ``alone``: no other pass runs and

@@ -22,6 +22,7 @@ class PaddedBatch:
     attention_mask: np.ndarray  # int64 [batch, width]: 1 for real tokens
     token_type_ids: np.ndarray | None  # int64 [batch, width], for models that take them
     lengths: tuple[int, ...]
+    masked: bool  # some position is not attended to: the model needs the mask
 
 
 def pad_batch(
@@ -30,8 +31,11 @@ def pad_batch(
     pad_token_id: int,
     with_type_ids: bool,
     max_width: int | None = None,
+    attended: Sequence[int | None] | None = None,
 ) -> PaddedBatch:
-    """``max_width``: the model's input limit, which rounding never passes; None: exact."""
+    """``max_width``: the model's input limit, which rounding never passes; None: exact.
+    ``attended``: per row, how many leading tokens the model attends to (None: all of
+    them), for ColBERT's expanded queries."""
     lengths = tuple(len(x) for x in ids)
     width = padded_width(max(lengths), max_width)
     input_ids = np.full((len(ids), width), pad_token_id, dtype=np.int64)
@@ -39,10 +43,11 @@ def pad_batch(
     types = np.zeros((len(ids), width), dtype=np.int64) if with_type_ids else None
     for row, (tokens, segment) in enumerate(zip(ids, type_ids, strict=True)):
         input_ids[row, : len(tokens)] = tokens
-        mask[row, : len(tokens)] = 1
+        seen = attended[row] if attended is not None else None
+        mask[row, : len(tokens) if seen is None else seen] = 1
         if types is not None:
             types[row, : len(segment)] = segment
-    return PaddedBatch(input_ids, mask, types, lengths)
+    return PaddedBatch(input_ids, mask, types, lengths, masked=not bool(mask.all()))
 
 
 def padded_width(longest: int, max_width: int | None) -> int:

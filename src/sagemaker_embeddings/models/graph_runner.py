@@ -2,7 +2,8 @@
 batch going in, and pooling, Dense modules and SPLADE in numpy coming out.
 
 A graph takes ``input_ids``, ``attention_mask`` and, where it has it,
-``token_type_ids``; it gives ``last_hidden_state`` for embedders and ``logits`` for
+``token_type_ids``; it gives ``last_hidden_state`` for embedders (ColBERT models
+included) and ``logits`` for
 SPLADE, rerankers and classifiers (what ``sagemaker-embeddings export`` writes and
 Hugging Face repositories ship as ``onnx/model.onnx``).
 """
@@ -16,7 +17,7 @@ import numpy as np
 
 from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.models.collate import PaddedBatch, pad_batch
-from sagemaker_embeddings.models.numpy_heads import DenseStack, pool, splade
+from sagemaker_embeddings.models.numpy_heads import DenseStack, normalized, pool, splade
 from sagemaker_embeddings.models.task import ModelSpec, Want, read_json
 
 Feed = dict[str, np.ndarray]
@@ -27,7 +28,7 @@ class GraphMismatch(ModelLoadError):
 
 
 def output_name(spec: ModelSpec) -> str:
-    return "last_hidden_state" if spec.task == "embed" else "logits"
+    return "last_hidden_state" if spec.task in ("embed", "colbert") else "logits"
 
 
 def check_graph(
@@ -58,10 +59,18 @@ class GraphRunner:
         raise NotImplementedError
 
     def collate(
-        self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]
+        self,
+        ids: Sequence[Sequence[int]],
+        type_ids: Sequence[Sequence[int]],
+        attended: Sequence[int | None] | None = None,
     ) -> PaddedBatch:
         return pad_batch(
-            ids, type_ids, self.pad_token_id, self._takes_token_types, self.spec.max_input_length
+            ids,
+            type_ids,
+            self.pad_token_id,
+            self._takes_token_types,
+            self.spec.max_input_length,
+            attended,
         )
 
     def forward(
@@ -89,5 +98,7 @@ class GraphRunner:
                 results[row] = vector
         for row, want in enumerate(wants):
             if want == "tokens":
-                results[row] = output[row, : batch.lengths[row]]
+                states = output[row, : batch.lengths[row]]
+                # A ColBERT model's token vectors: projected, normalized (models/colbert.py).
+                results[row] = normalized(self.dense(states)) if task == "colbert" else states
         return results

@@ -83,3 +83,9 @@ class DenseStack:
                 vectors = vectors + bias
             vectors = activation(vectors)
         return vectors
+
+
+def normalized(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit L2 norm, as torch's ``normalize`` does (with its epsilon)."""
+    norms = np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+    return np.asarray(vectors / norms, dtype=np.float32)

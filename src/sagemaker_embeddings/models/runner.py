@@ -20,6 +20,7 @@ import torch
 from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.models.capacity import Device, DTypeName, choose_dtype
 from sagemaker_embeddings.models.causal_rerank import NO, YES, token_id, yes_minus_no
+from sagemaker_embeddings.models.colbert import token_vectors
 from sagemaker_embeddings.models.collate import pad_batch
 from sagemaker_embeddings.models.gpu_policy import (
     Capability,
@@ -46,6 +47,7 @@ class Collated:
     attention_mask: torch.Tensor
     token_type_ids: torch.Tensor | None
     lengths: tuple[int, ...]
+    masked: bool  # some position is not attended to
 
 
 def choose_device() -> torch.device:
@@ -208,16 +210,24 @@ class ModelRunner:
             torch.set_num_threads(wanted)
             self._lane.threads = wanted
 
-    def collate(self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]) -> Collated:
+    def collate(
+        self,
+        ids: Sequence[Sequence[int]],
+        type_ids: Sequence[Sequence[int]],
+        attended: Sequence[int | None] | None = None,
+    ) -> Collated:
         # Width rounding is for CPU kernels' per-shape caches (models/collate.py).
         limit = self.spec.max_input_length if self.device.type == "cpu" else None
-        padded = pad_batch(ids, type_ids, self.pad_token_id, self.accepts_token_type_ids, limit)
+        padded = pad_batch(
+            ids, type_ids, self.pad_token_id, self.accepts_token_type_ids, limit, attended
+        )
         types = padded.token_type_ids
         return Collated(
             input_ids=torch.from_numpy(padded.input_ids).to(self.device),
             attention_mask=torch.from_numpy(padded.attention_mask).to(self.device),
             token_type_ids=torch.from_numpy(types).to(self.device) if types is not None else None,
             lengths=padded.lengths,
+            masked=padded.masked,
         )
 
     @torch.inference_mode()
@@ -230,7 +240,7 @@ class ModelRunner:
         inputs: dict[str, torch.Tensor] = {"input_ids": batch.input_ids}
         # Without padding the mask is all ones; leaving it out lets SDPA take its
         # unmasked kernels (length grouping makes such batches common).
-        if min(batch.lengths) != batch.input_ids.shape[1]:
+        if batch.masked:
             inputs["attention_mask"] = batch.attention_mask
         if batch.token_type_ids is not None:
             inputs["token_type_ids"] = batch.token_type_ids
@@ -264,6 +274,8 @@ class ModelRunner:
                 states = hidden[row, : batch.lengths[row]]
                 if self.colbert_head is not None:  # bge-m3: its ColBERT vectors
                     states = self.colbert_head(states)
+                elif task == "colbert":  # PyLate: projected, normalized, every token
+                    states = token_vectors(states, self.dense)
                 results[row] = states.float().cpu().numpy()
         return results
 

@@ -7,6 +7,8 @@ anything else is an embedder whose pooling comes from POOLING, ``1_Pooling``, or
 for the BERT family. An embedder with bge-m3's ``sparse_linear.pt`` also answers
 /embed_sparse (models/m3.py); POOLING=m3_sparse binds /invocations to it, as TEI's
 ``--pooling m3_sparse``. With ``colbert_linear.pt``, /embed_all gives its ColBERT vectors.
+A model in PyLate's layout is a ColBERT model (models/colbert.py): /embed_all and
+/invocations give its token vectors, /rerank scores by MaxSim.
 """
 
 from __future__ import annotations
@@ -19,13 +21,19 @@ from typing import Any, Literal
 
 from sagemaker_embeddings.errors import ModelLoadError
 from sagemaker_embeddings.models.causal_rerank import is_causal_reranker
+from sagemaker_embeddings.models.colbert import (
+    ST_CONFIG_FILE,
+    ColbertLayout,
+    is_colbert,
+    read_layout,
+)
 from sagemaker_embeddings.models.m3 import SPARSE_HEAD_FILE, has_colbert_head, has_sparse_head
 from sagemaker_embeddings.settings import TEI_MAX_BATCH_TOKENS, Pooling, Settings, Task
 
 logger = logging.getLogger(__name__)
 
 # TEI's operation names: the engine's methods and the TEI routes share them.
-Route = Literal["embed", "rerank", "predict", "embed_sparse", "similarity"]
+Route = Literal["embed", "rerank", "predict", "embed_sparse", "similarity", "embed_all"]
 # What one input of a request wants from the forward pass: its pooled vector (or a
 # classifier's logits), its token states (/embed_all), or its sparse vector.
 Want = Literal["pooled", "tokens", "sparse"]
@@ -36,14 +44,18 @@ class TaskInfo:
     label: str  # how messages name this kind of model
     route: Route  # the operation /invocations answers for it
     auto_class: str  # the transformers class that loads it (torch runner, ONNX export)
+    output: Want  # what its route asks of a forward pass (and the warm-up pass)
 
 
 # The one table of tasks.
 TASKS: dict[Task, TaskInfo] = {
-    "embed": TaskInfo("an embedding model", "embed", "AutoModel"),
-    "sparse": TaskInfo("a sparse (SPLADE) embedding model", "embed_sparse", "AutoModelForMaskedLM"),
-    "rerank": TaskInfo("a reranker", "rerank", "AutoModelForSequenceClassification"),
-    "classify": TaskInfo("a classifier", "predict", "AutoModelForSequenceClassification"),
+    "embed": TaskInfo("an embedding model", "embed", "AutoModel", "pooled"),
+    "sparse": TaskInfo(
+        "a sparse (SPLADE) embedding model", "embed_sparse", "AutoModelForMaskedLM", "pooled"
+    ),
+    "rerank": TaskInfo("a reranker", "rerank", "AutoModelForSequenceClassification", "pooled"),
+    "classify": TaskInfo("a classifier", "predict", "AutoModelForSequenceClassification", "pooled"),
+    "colbert": TaskInfo("a ColBERT (late interaction) model", "embed_all", "AutoModel", "tokens"),
 }
 
 # sentence-transformers wrote the max length under several names over the years.
@@ -98,6 +110,7 @@ class ModelSpec:
     colbert_head: bool = False  # bge-m3's multi-vector head: /embed_all gives its vectors
     causal_lm_rerank: bool = False  # a causal LM scoring "yes" against "no" (causal_rerank.py)
     rerank_instruction: str | None = None  # its prompt's <Instruct>; None: the card's
+    colbert: ColbertLayout | None = None  # PyLate's settings, for task "colbert"
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -121,13 +134,23 @@ def detect(model_dir: Path, settings: Settings) -> ModelSpec:
     model_type = str(config.get("model_type", ""))
     id2label = {int(k): str(v) for k, v in (config.get("id2label") or {}).items()}
     modules = _read_modules(model_dir)
+    prompts_config = _read_optional(model_dir / ST_CONFIG_FILE)
 
     causal_lm_rerank = is_causal_reranker(architectures, model_dir, settings.task)
     if causal_lm_rerank:
         task: Task = "rerank"
         id2label = {0: "LABEL_0"}  # one score, as a cross-encoder reranker has
+    elif is_colbert(prompts_config, modules):
+        if settings.task not in (None, "colbert"):
+            raise ModelLoadError(f"TASK={settings.task} does not fit a ColBERT (PyLate) model")
+        task = "colbert"
     else:
         task = _detect_task(architectures, id2label, settings)
+    colbert = (
+        read_layout(model_dir, prompts_config, _read_optional(model_dir / "tokenizer_config.json"))
+        if task == "colbert"
+        else None
+    )
     pooling: Pooling | None = None
     if task in ("embed", "sparse"):
         pooling = (
@@ -143,7 +166,8 @@ def detect(model_dir: Path, settings: Settings) -> ModelSpec:
         )
     route = _route_for(task, settings)
     st_config = _read_st_config(model_dir)
-    prompts_config = _read_optional(model_dir / "config_sentence_transformers.json")
+    if colbert is not None:  # PyLate sets the length per call, from its own settings
+        st_config = {**st_config, "max_seq_length": colbert.longest}
     prompts = {str(k): str(v) for k, v in (prompts_config.get("prompts") or {}).items()}
     return ModelSpec(
         task=task,
@@ -153,7 +177,7 @@ def detect(model_dir: Path, settings: Settings) -> ModelSpec:
         pooling=pooling,
         max_input_length=_max_input_length(config, st_config, model_type, settings),
         id2label=id2label if task in ("rerank", "classify") else {},
-        dense_layers=_dense_layers(model_dir, modules) if task == "embed" else (),
+        dense_layers=_dense_layers(model_dir, modules) if task in ("embed", "colbert") else (),
         normalize_module=any("Normalize" in str(m.get("type", "")) for m in modules),
         prompts=prompts,
         default_prompt=_default_prompt(prompts, prompts_config, settings),
@@ -162,6 +186,7 @@ def detect(model_dir: Path, settings: Settings) -> ModelSpec:
         colbert_head=task == "embed" and has_colbert_head(model_dir),
         causal_lm_rerank=causal_lm_rerank,
         rerank_instruction=settings.rerank_instruction,
+        colbert=colbert,
     )
 
 
@@ -182,6 +207,8 @@ def _detect_task(architectures: list[str], id2label: dict[int, str], settings: S
         return "classify" if settings.task == "classify" else detected
     if settings.task in ("rerank", "classify"):
         raise ModelLoadError(f"TASK={settings.task} needs a *ForSequenceClassification model")
+    if settings.task == "colbert":
+        raise ModelLoadError("TASK=colbert needs a model in PyLate's layout (MaxSim)")
     return "embed"
 
 

@@ -32,12 +32,14 @@ from sagemaker_embeddings.protocol.reply import (
 )
 from sagemaker_embeddings.protocol.tei import (
     handle_embed,
+    handle_embed_all,
     handle_embed_sparse,
     handle_predict,
     handle_rerank,
     handle_similarity,
 )
 from sagemaker_embeddings.schemas.tei import (
+    EmbedAllRequest,
     EmbedRequest,
     EmbedSparseRequest,
     PredictRequest,
@@ -52,6 +54,7 @@ BINDINGS: dict[Route, tuple[type[BaseModel], Handler]] = {
     "predict": (PredictRequest, handle_predict),
     "embed_sparse": (EmbedSparseRequest, handle_embed_sparse),
     "similarity": (SimilarityRequest, handle_similarity),
+    "embed_all": (EmbedAllRequest, handle_embed_all),  # ColBERT models' token vectors
 }
 
 

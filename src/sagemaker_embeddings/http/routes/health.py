@@ -41,7 +41,8 @@ async def info(request: Request, engine: EngineDep) -> Info:
             kind: {"id2label": labels, "label2id": {v: int(k) for k, v in labels.items()}}
         }
     else:
-        model_type = {"embedding": {"pooling": spec.pooling}}
+        # A ColBERT model has no pooling: it answers one vector per token.
+        model_type = {"embedding": {"pooling": spec.pooling or spec.task}}
     return Info(
         model_id=engine.source.model_id,
         model_sha=engine.source.revision,
