@@ -52,6 +52,7 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path
         "classifier": lambda p: mf.cross_encoder(p, 3),
         "splade": mf.splade,
         "m3": mf.m3_embedder,
+        "colbert": mf.colbert,  # built by PyLate in its own environment
         # Named as the Hub names them: the folder name is how a causal reranker is told.
         "qwen3-reranker": lambda p: mf.causal_reranker(p, tied=True),
         "qwen3-reranker-untied": lambda p: mf.causal_reranker(p, tied=False),

@@ -247,6 +247,17 @@ def m3_embedder(target: Path) -> Path:
     return target
 
 
+def colbert(target: Path) -> Path:
+    """A tiny BERT made into a ColBERT model by PyLate itself, in PyLate's environment:
+    its Dense projection (32 -> 16), the [Q]/[D] markers added to the tokenizer, query
+    length 24 and document length 40."""
+    from tests.harness import pylate_env
+
+    base = embedder("bert", target.with_name(target.name + "-encoder"))
+    pylate_env.run("build", str(base), str(target))
+    return target
+
+
 # Qwen's chat markers, which a causal-LM reranker's prompt uses.
 QWEN_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 
