@@ -98,7 +98,7 @@ def test_scores_match_the_model_card(
     assert "reranker" in info["model_type"]
 
 
-def test_cohere_style_client_and_the_instruction_setting(
+def test_cohere_client_and_the_instruction_setting(
     server_factory: ServerFactory, model_dirs: ModelDirs
 ) -> None:
     instruction = "Judge whether the passage names a software library"
@@ -106,14 +106,13 @@ def test_cohere_style_client_and_the_instruction_setting(
     probabilities, _ = card_scores(model_dirs("qwen3-reranker"), QUERY, DOCUMENTS, instruction)
     default, _ = card_scores(model_dirs("qwen3-reranker"), QUERY, DOCUMENTS)
     assert max(abs(a - b) for a, b in zip(probabilities, default, strict=True)) > 1e-5
-    answer = httpx.post(
-        f"{url}/v1/rerank", json={"query": QUERY, "documents": DOCUMENTS, "top_n": 2}
-    )
-    assert answer.status_code == 200, answer.text
-    results = answer.json()["results"]
+    import cohere
+
+    client = cohere.ClientV2(api_key="unused", base_url=url)
+    answer = client.rerank(model="qwen3-reranker", query=QUERY, documents=DOCUMENTS, top_n=2)
     best = sorted(range(len(DOCUMENTS)), key=lambda i: -probabilities[i])[:2]
-    assert [r["index"] for r in results] == best
-    assert_scores([r["relevance_score"] for r in results], [probabilities[i] for i in best])
+    assert [r.index for r in answer.results] == best
+    assert_scores([r.relevance_score for r in answer.results], [probabilities[i] for i in best])
 
 
 def test_onnx_is_refused_with_the_reason(tmp_path: Path, model_dirs: ModelDirs) -> None:

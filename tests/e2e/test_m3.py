@@ -71,6 +71,16 @@ def test_dense_and_sparse_from_one_model_match_flagembedding(
     assert_close_rows(invoked.json(), np.asarray(reference["dense_vecs"][:1]))
 
 
+def test_huggingface_hub_client_gets_the_dense_vector(
+    server_factory: ServerFactory, model_dirs: ModelDirs, reference: dict[str, Any]
+) -> None:
+    from huggingface_hub import InferenceClient
+
+    client = InferenceClient(base_url=serve(server_factory, model_dirs))
+    vectors = client.feature_extraction(TEXTS[0])
+    assert_close_rows(np.asarray(vectors).reshape(1, -1), np.asarray(reference["dense_vecs"][:1]))
+
+
 def test_pooling_m3_sparse_binds_invocations_to_the_sparse_weights(
     server_factory: ServerFactory, model_dirs: ModelDirs, reference: dict[str, Any]
 ) -> None:
