@@ -11,6 +11,11 @@ prints one JSON object. Every loop is bounded by a time budget and a count.
   server groups by length only within ten arrivals, not across the whole mix; each
   window is sorted and cut in two, one batch per lane.
 - ``rerank``: the 20 (query, passage) pairs of W5 as one batch.
+- ``rerank-causal``: the same pairs through a causal-LM reranker the way its model card
+  scores them (the prompt, left padding, P(yes) against P(no) at the last position):
+  ``pairs_per_s`` with only the last position's logits computed (``logits_to_keep=1``,
+  the quickest form of the card's code), ``card_pairs_per_s`` as the card writes it
+  (logits over the vocabulary at every position).
 - ``gemm``: the large matrix-product rate in float32 and bfloat16, which bounds any
   forward pass on this CPU.
 - ``load``: the start-up floor of any transformers-based server: import torch and
@@ -163,6 +168,39 @@ def rerank_ceiling(model_dir: Path, dtype: str, seconds: float) -> dict[str, Any
     return {"pairs_per_s": len(request.passages) / statistics.median(durations)}
 
 
+def causal_rerank_ceiling(model_dir: Path, dtype: str, seconds: float) -> dict[str, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from sagemaker_embeddings.models.causal_rerank import DEFAULT_INSTRUCTION, PREFIX, SUFFIX
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).eval()
+    yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
+    prefix = tokenizer.encode(PREFIX, add_special_tokens=False)
+    suffix = tokenizer.encode(SUFFIX, add_special_tokens=False)
+    request = rerank_request()
+    texts = [f"<Instruct>: {DEFAULT_INSTRUCTION}\n<Query>: {request.query}\n<Document>: {p}"
+             for p in request.passages]
+    encoded = tokenizer(texts, padding=False, truncation="longest_first",
+                        return_attention_mask=False, max_length=8192 - len(prefix) - len(suffix))
+    encoded["input_ids"] = [prefix + ids + suffix for ids in encoded["input_ids"]]
+    batch = tokenizer.pad(encoded, padding=True, return_tensors="pt")
+
+    @torch.inference_mode()
+    def step(keep: int) -> object:
+        last = model(**batch, logits_to_keep=keep).logits[:, -1, :]
+        pair = torch.stack([last[:, no], last[:, yes]], dim=1).float()
+        return torch.nn.functional.log_softmax(pair, dim=1)[:, 1].exp()
+
+    pairs = len(request.passages)
+    quickest = timed(partial(step, 1), seconds)
+    as_written = timed(partial(step, 0), seconds)  # 0: every position's logits
+    return {"pairs_per_s": pairs / statistics.median(quickest),
+            "card_pairs_per_s": pairs / statistics.median(as_written),
+            "tokens_per_request": int(batch["attention_mask"].sum())}
+
+
 def gemm_rates(seconds: float) -> dict[str, float]:
     """FLOP/s of a GEMM_SIZE-square matrix product, per dtype."""
     import torch
@@ -207,7 +245,8 @@ def load_floor(model_dir: Path, dtype: str, timeout: float = 300.0) -> dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["embed", "rerank", "gemm", "load", "load-once"])
+    parser.add_argument("kind", choices=["embed", "rerank", "rerank-causal", "gemm", "load",
+                                         "load-once"])
     parser.add_argument("--model", type=Path)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -221,6 +260,8 @@ def main() -> None:
         result = load_floor(args.model, args.dtype)
     elif args.kind == "embed":
         result = embed_ceiling(args.model, args.dtype, args.seconds, args.mix)
+    elif args.kind == "rerank-causal":
+        result = causal_rerank_ceiling(args.model, args.dtype, args.seconds)
     else:
         result = rerank_ceiling(args.model, args.dtype, args.seconds)
     print(json.dumps(result))

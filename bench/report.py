@@ -382,7 +382,7 @@ def markdown(results: Results) -> str:
     seen: list[tuple[str, str]] = []
     for row in results["servers"]:
         key = (row["peer"], row["dtype"])
-        if key not in seen:
+        if key not in seen and row["model"] not in NEW_KINDS:
             seen.append(key)
     for peer, dtype in sorted(seen, key=lambda k: (list(PEER_NAMES).index(k[0]), k[1])):
         minilm = server(results, peer, "minilm", dtype)
@@ -411,6 +411,96 @@ def markdown(results: Results) -> str:
     return "\n".join(lines)
 
 
+# Issue 21's kinds, each with the in-process reference it is measured against.
+NEW_KINDS = {
+    "qwen3-reranker-0.6b": ("causal-LM reranker, Qwen3-Reranker-0.6B shape",
+                            "the model card's code, last-position logits only"),
+    "minilm-colbert": ("ColBERT, MiniLM-L6 + 128-wide projection (PyLate layout)",
+                       "PyLate 1.6.0: encode + rank.rerank"),
+}  # fmt: skip
+
+
+def new_kind_rows(results: Results) -> list[dict[str, Any]]:
+    """W5 on each new kind, per dtype: ours, its reference in process, and the ratio."""
+    rows = []
+    for model, (kind, reference) in NEW_KINDS.items():
+        for row in results["servers"]:
+            if row["model"] != model or row["peer"] != "ours":
+                continue
+            found = results["ceilings"].get(f"{model}/{row['dtype']}") or {}
+            value = metric(row, "W5")
+            w5 = row["workloads"].get("W5") or {}
+            rows.append({"model": model, "kind": kind, "reference": reference,
+                         "dtype": row["dtype"], "pairs_per_s": value,
+                         "p50_s": None if w5.get("p50_ms") is None else w5["p50_ms"] / 1000,
+                         "requests": w5.get("requests"),
+                         "reference_pairs_per_s": found.get("pairs_per_s"),
+                         "card_pairs_per_s": found.get("card_pairs_per_s"),
+                         "ratio": _ratio(value, found.get("pairs_per_s")),
+                         "peak_rss_mb": row["peak_rss_mb"], "cold_start_s": row["cold_start_s"]})
+    return rows
+
+
+def new_kinds_text(results: Results) -> str:
+    lines = []
+    for r in new_kind_rows(results):
+        ratio = "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}x"
+        ours = "n/a" if r["pairs_per_s"] is None else f"{r['pairs_per_s']:.1f}"
+        theirs = r["reference_pairs_per_s"]
+        lines.append(f"  {r['kind']} {r['dtype']}: ours {ours} pairs/s against "
+                     f"{'n/a' if theirs is None else f'{theirs:.1f}'} ({r['reference']}): "
+                     f"{ratio}; {r['requests']} requests, peak RSS {r['peak_rss_mb']:.0f} MB")
+    return "\n".join(lines)
+
+
+def markdown_new_kinds(results: Results) -> str:
+    """README's table for issue 21's kinds: W5 pairs/s, ours against the reference."""
+    lines = ["| model kind (shape) | dtype | ours W5 pairs/s | p50 s per request | "
+             "reference in process, pairs/s | ours / reference | peak RSS MB |",
+             "|" + "---|" * 7]
+    for r in new_kind_rows(results):
+        reference = r["reference_pairs_per_s"]
+        cells = [r["kind"], r["dtype"],
+                 NONE if r["pairs_per_s"] is None else f"{r['pairs_per_s']:.1f}",
+                 NONE if r["p50_s"] is None else f"{r['p50_s']:.2f}",
+                 NONE if reference is None else f"{reference:.1f} ({r['reference']})",
+                 NONE if r["ratio"] is None else f"{r['ratio']:.2f}{TIMES}",
+                 f"{r['peak_rss_mb']:.0f}"]  # fmt: skip
+        if r["card_pairs_per_s"] is not None:
+            cells[4] += f"; as the card writes it: {r['card_pairs_per_s']:.1f}"
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def chart_new_kinds(results: Results, path: Path) -> bool:
+    """Bars of W5 pairs/s, ours against the reference, per kind and dtype; False when
+    the run has no such rows."""
+    rows = new_kind_rows(results)
+    if not rows:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['model']}\n{r['dtype']}" for r in rows]
+    ours = [r["pairs_per_s"] or 0.0 for r in rows]
+    theirs = [r["reference_pairs_per_s"] or 0.0 for r in rows]
+    figure, axis = plt.subplots(figsize=(2.2 * len(rows) + 2, 4.2))
+    positions = range(len(rows))
+    axis.bar([x - 0.2 for x in positions], ours, 0.4, label="ours (server, W5)", color="tab:blue")
+    axis.bar([x + 0.2 for x in positions], theirs, 0.4, label="reference, in process",
+             color="tab:gray")
+    axis.set_xticks(list(positions), labels, fontsize=8)
+    axis.set_ylabel("pairs/s (higher is better)")
+    axis.set_title("W5 rerank on issue 21's model kinds")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
 def markdown_targets(results: Results) -> str:
     lines = ["| target (same run) | measured | goal | verdict |", "|---|---|---|---|"]
     for target in fastest_path_targets(results):
@@ -436,3 +526,6 @@ if __name__ == "__main__":
     print(markdown(loaded))
     print()
     print(markdown_targets(loaded))
+    if new_kind_rows(loaded):
+        print()
+        print(markdown_new_kinds(loaded))

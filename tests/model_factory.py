@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.models import byte_level_tokenizer
+
 VOCAB = 30522  # MiniLM's WordPiece vocabulary
 SMALL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4}
 
@@ -258,46 +260,13 @@ def colbert(target: Path) -> Path:
     return target
 
 
-# Qwen's chat markers, which a causal-LM reranker's prompt uses.
-QWEN_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
-
-
-def byte_level_tokenizer(target: Path, vocab_size: int = 800) -> int:
-    """A small byte-level BPE tokenizer with Qwen's special tokens, trained here on the
-    seed text and the reranker prompt's words (so "yes" and "no" are tokens); returns
-    its vocabulary size. Qwen's own tokenizer.json is not on this machine."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    words = (Path(__file__).parents[1] / "bench" / "data" / "seed_text.txt").read_text()
-    prompt = (
-        "Judge whether the Document meets the requirements based on the Query and the "
-        'Instruct provided. Note that the answer can only be "yes" or "no". system user '
-        "assistant Given a web search query, retrieve relevant passages that answer the query"
-    )
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=QWEN_SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tokenizer.train_from_iterator([words, prompt * 20, "yes no " * 50], trainer)
-    wrapped = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, pad_token="<|endoftext|>", eos_token="<|im_end|>"
-    )
-    wrapped.save_pretrained(target)
-    return int(tokenizer.get_vocab_size())
-
-
 def causal_reranker(target: Path, tied: bool) -> Path:
     """A tiny Qwen3ForCausalLM in a folder named like Qwen3-Reranker, with a byte-level
     tokenizer; ``tied``: its LM head is the input embedding (Qwen3-Reranker-0.6B/4B)."""
     import transformers as t
 
     target.mkdir(parents=True, exist_ok=True)
-    vocab = byte_level_tokenizer(target)
+    vocab = byte_level_tokenizer(target)  # bench.models: the benchmark's Qwen shape uses it too
     config = qwen3_config(
         vocab_size=vocab, tie_word_embeddings=tied, architectures=["Qwen3ForCausalLM"]
     )

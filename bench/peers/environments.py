@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-EnvName = Literal["aws", "infinity"]
+EnvName = Literal["aws", "infinity", "pylate"]
 TORCH = "torch==2.13.0"
 REQUIREMENTS: dict[EnvName, list[str]] = {
     # transformers 5 breaks the toolkit; setuptools 81 drops pkg_resources, which
@@ -22,9 +22,15 @@ REQUIREMENTS: dict[EnvName, list[str]] = {
             "setuptools<81", "multi-model-server==1.1.11", "psutil", "numpy"],
     # `[all]` would pull a CUDA torch; the server and torch extras are what CPU needs.
     "infinity": [TORCH, "infinity-emb[server,torch]==0.0.78"],
+    # PyLate 1.6.0 pins these; its index back ends (fast-plaid, which would pull a CUDA
+    # torch) are left out: it goes in without dependencies (WITHOUT_DEPS), and scoring
+    # does not use them.
+    "pylate": [TORCH, "sentence-transformers==5.3.0", "transformers==5.3.0", "datasets>=2.20",
+               "accelerate>=0.31", "pandas>=2.2", "ujson==5.12.0"],
 }
+WITHOUT_DEPS: dict[EnvName, list[str]] = {"pylate": ["pylate==1.6.0"]}
 MARKER = ".bench-requirements"
-FOLDERS: dict[EnvName, str] = {"aws": "aws-toolkit", "infinity": "infinity"}
+FOLDERS: dict[EnvName, str] = {"aws": "aws-toolkit", "infinity": "infinity", "pylate": "pylate"}
 
 
 def venv_dir(cache: Path, name: EnvName) -> Path:
@@ -40,9 +46,13 @@ def site_packages(cache: Path, name: EnvName) -> Path:
     return venv_dir(cache, name) / "lib" / version / "site-packages"
 
 
+def _wanted(name: EnvName) -> str:
+    return "\n".join([*REQUIREMENTS[name], *WITHOUT_DEPS.get(name, [])])
+
+
 def is_ready(cache: Path, name: EnvName) -> bool:
     marker = venv_dir(cache, name) / MARKER
-    return marker.exists() and marker.read_text() == "\n".join(REQUIREMENTS[name])
+    return marker.exists() and marker.read_text() == _wanted(name)
 
 
 def ensure(cache: Path, name: EnvName, log: Path) -> float:
@@ -56,7 +66,11 @@ def ensure(cache: Path, name: EnvName, log: Path) -> float:
         if not (folder / "bin" / "python").exists():
             subprocess.run([base_python, "-m", "venv", str(folder)], check=True,
                            stdout=out, stderr=subprocess.STDOUT, timeout=300)
-        subprocess.run([str(folder / "bin" / "pip"), "install", "-q", *REQUIREMENTS[name]],
+        pip = [str(folder / "bin" / "pip"), "install", "-q"]
+        subprocess.run([*pip, *REQUIREMENTS[name]],
                        check=True, stdout=out, stderr=subprocess.STDOUT, timeout=1800)
-    (folder / MARKER).write_text("\n".join(REQUIREMENTS[name]))
+        if name in WITHOUT_DEPS:
+            subprocess.run([*pip, "--no-deps", *WITHOUT_DEPS[name]],
+                           check=True, stdout=out, stderr=subprocess.STDOUT, timeout=600)
+    (folder / MARKER).write_text(_wanted(name))
     return time.perf_counter() - started

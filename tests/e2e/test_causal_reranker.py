@@ -115,6 +115,27 @@ def test_cohere_client_and_the_instruction_setting(
     assert_scores([r.relevance_score for r in answer.results], [probabilities[i] for i in best])
 
 
+def test_instruction_per_request(server_factory: ServerFactory, model_dirs: ModelDirs) -> None:
+    """A request's instruction wins over RERANK_INSTRUCTION, on /rerank and /v1/rerank."""
+    url = serve(server_factory, model_dirs, "qwen3-reranker", RERANK_INSTRUCTION="Find recipes")
+    instruction = "Judge whether the passage is about weather"
+    probabilities, _ = card_scores(model_dirs("qwen3-reranker"), QUERY, DOCUMENTS, instruction)
+    body = {"query": QUERY, "texts": DOCUMENTS, "instruction": instruction}
+    answer = httpx.post(f"{url}/rerank", json=body)
+    assert answer.status_code == 200, answer.text
+    assert_scores(by_index(answer.json()), probabilities)
+    cohere_body = {"query": QUERY, "documents": DOCUMENTS, "instruction": instruction}
+    results = httpx.post(f"{url}/v1/rerank", json=cohere_body).json()["results"]
+    assert_scores(
+        [r["relevance_score"] for r in sorted(results, key=lambda r: r["index"])], probabilities
+    )
+    # A cross-encoder has no instruction to replace: said, not ignored.
+    cross = server_factory("reranker", {"HF_MODEL_ID": str(model_dirs("reranker"))}).url
+    refused = httpx.post(f"{cross}/rerank", json=body)
+    assert refused.status_code == 422, refused.text
+    assert "causal-LM rerankers" in refused.json()["error"]
+
+
 def test_onnx_is_refused_with_the_reason(tmp_path: Path, model_dirs: ModelDirs) -> None:
     env = {"HF_MODEL_ID": str(model_dirs("qwen3-reranker")), "BACKEND": "onnx"}
     error = refused_start(env, tmp_path)

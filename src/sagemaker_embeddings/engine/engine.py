@@ -50,6 +50,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # Requests up to this many characters are tokenized on the event loop, not in the pool.
 INLINE_TOKENIZATION_CHARS = 2048
+# The CPU warm-up pass is at most this long. A long-context model (a Qwen3-Reranker
+# clamped to 16,384 tokens) would otherwise spend minutes warming up on a CPU. Models
+# with learnt positions, whose claimed length the pass checks, have 512 or fewer.
+CPU_WARMUP_TOKENS = 512
 RawInput = str | list[int]  # text, or token ids (decoded and re-encoded, as TEI does)
 
 
@@ -133,8 +137,11 @@ class Engine:
         self._tokenizer_pool.shutdown(wait=False, cancel_futures=True)
 
     def warmup(self) -> None:
-        """One forward pass of the longest input the server accepts (allocations, kernels)."""
+        """One forward pass of the longest input the server accepts (allocations, kernels);
+        on CPU, of at most CPU_WARMUP_TOKENS."""
         length = min(self.spec.max_input_length, self.max_batch_tokens)
+        if self.runner.device_type == "cpu":
+            length = min(length, CPU_WARMUP_TOKENS)
         ids = [[0] * length]
         try:
             want = TASKS[self.spec.task].output
@@ -235,8 +242,10 @@ class Engine:
         truncate: bool | None = None,
         direction: Direction = "right",
         raw_scores: bool = False,
+        instruction: str | None = None,
     ) -> Result[list[float]]:
-        """One score per text, in the order given (callers sort)."""
+        """One score per text, in the order given (callers sort). ``instruction``: a
+        causal-LM reranker's task instruction for this request (models/causal_rerank.py)."""
         self._require({"rerank", "colbert"}, "rerank")
         if not texts:
             raise EmptyInput("`texts` cannot be empty")
@@ -247,8 +256,10 @@ class Engine:
             vectors = await self._run(encoded, "tokens", truncate, direction, None)
             query_vectors, *documents = vectors.value
             return _with_value(vectors, [maxsim(query_vectors, d) for d in documents])
+        if instruction is not None and not self.spec.causal_lm_rerank:
+            raise ValidationFailed("`instruction` is only for causal-LM rerankers")
         pairs: list[TextInput] = [(query, text) for text in texts]
-        result = await self._run(pairs, "pooled", truncate, direction, None)
+        result = await self._run(pairs, "pooled", truncate, direction, None, instruction)
         scores = [float(v[0] if raw_scores else _sigmoid(v[0])) for v in result.value]
         return _with_value(result, scores)
 
@@ -367,6 +378,7 @@ class Engine:
         truncate: bool | None,
         direction: Direction,
         prompt_name: str | None,
+        instruction: str | None = None,
     ) -> Result[list[np.ndarray]]:
         started = time.perf_counter()
         method = "single" if len(inputs) == 1 else "batch"
@@ -386,6 +398,7 @@ class Engine:
                     self.settings.auto_truncate if truncate is None else truncate,
                     direction,
                     prompt_name,
+                    instruction,
                     started,
                 )
         except ServingError as error:
@@ -404,11 +417,16 @@ class Engine:
         truncate: bool,
         direction: Direction,
         prompt_name: str | None,
+        instruction: str | None,
         started: float,
     ) -> Result[list[np.ndarray]]:
         def encode() -> list[TokenizedInput]:
             return self.tokenizer.encode(
-                inputs, truncate=truncate, direction=direction, prompt_name=prompt_name
+                inputs,
+                truncate=truncate,
+                direction=direction,
+                prompt_name=prompt_name,
+                instruction=instruction,
             )
 
         # A short request encodes in well under a millisecond: cheaper on the event loop

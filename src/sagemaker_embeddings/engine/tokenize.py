@@ -116,6 +116,7 @@ class InputTokenizer:
         direction: Direction = "right",
         prompt_name: str | None = None,
         add_special_tokens: bool = True,
+        instruction: str | None = None,
     ) -> list[TokenizedInput]:
         if self._colbert is not None:
             return self._colbert_inputs(self._colbert, inputs, truncate, direction, prompt_name)
@@ -125,6 +126,7 @@ class InputTokenizer:
             direction=direction,
             prompt_name=prompt_name,
             add_special_tokens=add_special_tokens,
+            instruction=instruction,
         )
         return [
             TokenizedInput(ids=e.ids, type_ids=e.type_ids, chars=text_chars(text))
@@ -162,6 +164,7 @@ class InputTokenizer:
         prompt_name: str | None = None,
         add_special_tokens: bool = True,
         limit_tokens: bool = True,
+        instruction: str | None = None,
     ) -> list[Encoding]:
         """``limit_tokens=False`` (for /tokenize) allows inputs longer than the model's
         limit; the character limit still applies."""
@@ -170,7 +173,8 @@ class InputTokenizer:
         pairs = [text for text in prepared if isinstance(text, tuple)]
         if self._pair_prompt is not None and len(pairs) == len(prepared):
             # A causal-LM reranker reads each pair inside its model card's prompt.
-            return self._checked(self._pair_prompt.encode(pairs, truncate), truncate, limit_tokens)
+            encoded = self._pair_prompt.encode(pairs, truncate, instruction)
+            return self._checked(encoded, truncate, limit_tokens)
         tokenizer = self._truncating[direction] if truncate else self._plain
         # Decoded ids already hold their special tokens (a prompt makes them text again).
         as_given = [isinstance(text, DecodedIds) and prompt is None for text in inputs]

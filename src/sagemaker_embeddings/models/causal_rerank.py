@@ -62,11 +62,16 @@ class PromptEncoder:
         self._cut.no_padding()
         self._cut.enable_truncation(self.budget)
 
-    def encode(self, pairs: Sequence[tuple[str, str]], truncate: bool) -> list[Encoding]:
+    def encode(
+        self, pairs: Sequence[tuple[str, str]], truncate: bool, instruction: str | None = None
+    ) -> list[Encoding]:
+        """``instruction``: this request's; None: the server's (RERANK_INSTRUCTION), else
+        the card's."""
         tokenizer = self._cut if truncate else self._whole
+        instruction = instruction or self.instruction
         # The card tokenizes the middle with the tokenizer's own special tokens (Qwen's
         # adds none) and the prefix and suffix without.
-        middles = tokenizer.encode_batch([middle(q, d, self.instruction) for q, d in pairs])
+        middles = tokenizer.encode_batch([middle(q, d, instruction) for q, d in pairs])
         return [Encoding.merge([self._prefix, m, self._suffix]) for m in middles]
 
 

@@ -38,7 +38,9 @@ async def handle_openai_embeddings(body: OpenAIEmbeddingRequest, engine: Engine)
 
 
 async def handle_cohere_rerank(body: CohereRerankRequest, engine: Engine) -> Reply:
-    result = await engine.rerank(body.query, body.documents, truncate=body.truncate)
+    result = await engine.rerank(
+        body.query, body.documents, truncate=body.truncate, instruction=body.instruction
+    )
     order = sorted(range(len(result.value)), key=lambda i: -result.value[i])
     results: list[dict[str, Any]] = []
     for index in order[: body.top_n]:

@@ -97,6 +97,7 @@ async def handle_rerank(body: RerankRequest, engine: Engine) -> Reply:
         truncate=body.truncate,
         direction=body.truncation_direction,
         raw_scores=body.raw_scores,
+        instruction=body.instruction,
     )
     ranks = []
     for index in sorted(range(len(result.value)), key=lambda i: -result.value[i]):

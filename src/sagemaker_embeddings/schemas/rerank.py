@@ -18,6 +18,7 @@ class CohereRerankRequest(BaseModel):
     return_documents: bool = False
     model: str | None = None
     truncate: bool | None = None
+    instruction: str | None = None  # causal-LM rerankers only, as in /rerank
 
     @field_validator("documents", mode="before")
     @classmethod

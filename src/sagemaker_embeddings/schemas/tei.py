@@ -82,6 +82,12 @@ class RerankRequest(_Truncation):
     texts: list[str] = Field(examples=[["Deep Learning is ...", "A cheetah runs fast."]])
     raw_scores: bool = False
     return_text: bool = False
+    instruction: str | None = Field(
+        None,
+        description="Causal-LM rerankers (Qwen3-Reranker) only: the task instruction of "
+        "their prompt for this request; unset: RERANK_INSTRUCTION, else the model card's. "
+        "Not in TEI.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -30,7 +30,12 @@ class RecordingRunner:
     def set_threads(self, per_lane: int, alone: int) -> None:
         pass
 
-    def collate(self, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]) -> Any:
+    def collate(
+        self,
+        ids: Sequence[Sequence[int]],
+        type_ids: Sequence[Sequence[int]],
+        attended: Sequence[int | None] | None = None,
+    ) -> Any:
         return len(ids)
 
     def forward(self, batch: Any, raw: Sequence[bool], alone: bool = False) -> list[np.ndarray]:
