@@ -70,7 +70,7 @@ def assert_scores(ours: list[float], theirs: list[float]) -> None:
         assert abs(a - b) < SCORE_BOUND, (ours, theirs)
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnx"])
+@pytest.mark.parametrize("backend", ["torch", "onnx", "openvino"])
 def test_vectors_and_scores_match_pylate(
     server_factory: ServerFactory,
     model_dirs: ModelDirs,
@@ -78,7 +78,8 @@ def test_vectors_and_scores_match_pylate(
     reference: dict[str, Any],
     backend: str,
 ) -> None:
-    url = serve(server_factory, onnx_dir if backend == "onnx" else model_dirs("colbert"), backend)
+    folder = model_dirs("colbert") if backend == "torch" else onnx_dir
+    url = serve(server_factory, folder, backend)
     assert httpx.get(f"{url}/info").json()["backend"] == backend
     queries = httpx.post(f"{url}/embed_all", json={"inputs": QUERIES, "prompt_name": "query"})
     assert queries.status_code == 200, queries.text
