@@ -473,8 +473,8 @@ def markdown_new_kinds(results: Results) -> str:
 
 
 def chart_new_kinds(results: Results, path: Path) -> bool:
-    """Bars of W5 pairs/s, ours against the reference, per kind and dtype; False when
-    the run has no such rows."""
+    """W5 pairs/s, ours against the reference, one panel per kind (their scales differ
+    a hundredfold) with a bar pair per dtype; False when the run has no such rows."""
     rows = new_kind_rows(results)
     if not rows:
         return False
@@ -483,18 +483,25 @@ def chart_new_kinds(results: Results, path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r['model']}\n{r['dtype']}" for r in rows]
-    ours = [r["pairs_per_s"] or 0.0 for r in rows]
-    theirs = [r["reference_pairs_per_s"] or 0.0 for r in rows]
-    figure, axis = plt.subplots(figsize=(2.2 * len(rows) + 2, 4.2))
-    positions = range(len(rows))
-    axis.bar([x - 0.2 for x in positions], ours, 0.4, label="ours (server, W5)", color="tab:blue")
-    axis.bar([x + 0.2 for x in positions], theirs, 0.4, label="reference, in process",
-             color="tab:gray")
-    axis.set_xticks(list(positions), labels, fontsize=8)
-    axis.set_ylabel("pairs/s (higher is better)")
-    axis.set_title("W5 rerank on issue 21's model kinds")
-    axis.legend(fontsize=8)
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    figure, axes = plt.subplots(1, len(models), figsize=(4.6 * len(models), 4.4), squeeze=False)
+    for axis, model in zip(axes[0], models, strict=True):
+        mine = [r for r in rows if r["model"] == model]
+        positions = range(len(mine))
+        ours = [r["pairs_per_s"] or 0.0 for r in mine]
+        theirs = [r["reference_pairs_per_s"] or 0.0 for r in mine]
+        axis.bar([x - 0.2 for x in positions], ours, 0.4, label="ours (server, W5)",
+                 color="tab:blue")
+        axis.bar([x + 0.2 for x in positions], theirs, 0.4, label=mine[0]["reference"],
+                 color="tab:gray")
+        for x, r in zip(positions, mine, strict=True):
+            if r["ratio"] is not None:
+                axis.annotate(f"{r['ratio']:.2f}{TIMES}", (x - 0.2, ours[x]), ha="center",
+                              va="bottom", fontsize=8)
+        axis.set_xticks(list(positions), [r["dtype"] for r in mine])
+        axis.set_title(mine[0]["kind"], fontsize=9)
+        axis.set_ylabel("W5 pairs/s (higher is better)")
+        axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -125,3 +125,36 @@ def test_fastest_path_targets_check_every_backend_and_int8() -> None:
         ("ours bfloat16 peak resident memory", False),
         ("ours-onnx minilm int8 W1 / float32", True),
     ]
+
+
+def test_new_kinds_run_w5_on_our_torch_server_only() -> None:
+    options = parse_options(
+        ["--peers", "ours,ours-onnx,fifo,infinity", "--models", "qwen3-reranker-0.6b,minilm-colbert",
+         "--dtypes", "float32", "--cache", str(Path("/nonexistent"))]
+    )  # fmt: skip
+    rows = [(p.peer, p.model, p.workloads) for p in plan(options)]
+    assert rows == [
+        ("ours", "qwen3-reranker-0.6b", ("W5",)),
+        ("ours", "minilm-colbert", ("W5",)),
+    ]
+
+
+def test_new_kinds_are_divided_by_their_own_reference(tmp_path: Path) -> None:
+    def row(model: str, pairs: float) -> dict[str, Any]:
+        return {**_row("ours", 9.0, 3000, W5=pairs), "model": model}
+
+    results = {
+        "servers": [row("qwen3-reranker-0.6b", 1.0), row("minilm-colbert", 60.0)],
+        "ceilings": {
+            "qwen3-reranker-0.6b/float32": {"pairs_per_s": 1.25, "card_pairs_per_s": 0.5},
+            "minilm-colbert/float32": {"pairs_per_s": 30.0},
+        },
+    }
+    found = {r["model"]: r["ratio"] for r in report.new_kind_rows(results)}
+    assert found == {"qwen3-reranker-0.6b": pytest.approx(0.8), "minilm-colbert": 2.0}
+    table = report.markdown_new_kinds(results)
+    assert "0.80×" in table and "2.00×" in table and "as the card writes it: 0.5" in table
+    # README's main table skips these rows instead of failing on them.
+    assert report.markdown(results).count("\n") == 1
+    assert report.chart_new_kinds(results, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").stat().st_size > 0
