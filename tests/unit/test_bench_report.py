@@ -129,7 +129,8 @@ def test_fastest_path_targets_check_every_backend_and_int8() -> None:
 
 def test_new_kinds_run_w5_on_our_torch_server_only() -> None:
     options = parse_options(
-        ["--peers", "ours,ours-onnx,fifo,infinity", "--models", "qwen3-reranker-0.6b,minilm-colbert",
+        ["--peers", "ours,ours-onnx,fifo,infinity",
+         "--models", "qwen3-reranker-0.6b,minilm-colbert",
          "--dtypes", "float32", "--cache", str(Path("/nonexistent"))]
     )  # fmt: skip
     rows = [(p.peer, p.model, p.workloads) for p in plan(options)]
@@ -153,7 +154,9 @@ def test_new_kinds_are_divided_by_their_own_reference(tmp_path: Path) -> None:
     found = {r["model"]: r["ratio"] for r in report.new_kind_rows(results)}
     assert found == {"qwen3-reranker-0.6b": pytest.approx(0.8), "minilm-colbert": 2.0}
     table = report.markdown_new_kinds(results)
-    assert "0.80×" in table and "2.00×" in table and "as the card writes it: 0.5" in table
+    assert f"0.80{report.TIMES}" in table
+    assert f"2.00{report.TIMES}" in table
+    assert "as the card writes it: 0.5" in table
     # README's main table skips these rows instead of failing on them.
     assert report.markdown(results).count("\n") == 1
     assert report.chart_new_kinds(results, tmp_path / "chart.png")
