@@ -5,6 +5,7 @@ PyLate built."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,29 @@ def test_vectors_and_scores_match_pylate(
         ranks = answer.json()
         assert [r["index"] for r in ranks] == sorted(range(4), key=lambda i: -expected[i])
         assert_scores([r["score"] for r in sorted(ranks, key=lambda r: r["index"])], expected)
+
+
+def test_query_side_without_prompts_in_the_config(
+    server_factory: ServerFactory,
+    model_dirs: ModelDirs,
+    reference: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Older PyLate models define no "query"/"document" prompts: the names still choose
+    the side (and token ids still go in as text)."""
+    folder = tmp_path_factory.mktemp("colbert-no-prompts") / "colbert"
+    shutil.copytree(model_dirs("colbert"), folder)
+    config_path = folder / "config_sentence_transformers.json"
+    config = json.loads(config_path.read_text())
+    del config["prompts"]
+    config_path.write_text(json.dumps(config))
+    url = server_factory("colbert-no-prompts", {"HF_MODEL_ID": str(folder), "DTYPE": "float32"}).url
+    queries = httpx.post(f"{url}/embed_all", json={"inputs": QUERIES, "prompt_name": "query"})
+    assert queries.status_code == 200, queries.text
+    assert_vectors(queries.json(), reference["queries"])
+    cohere_body = {"query": QUERIES[0], "documents": DOCUMENTS, "instruction": "x"}
+    refused = httpx.post(f"{url}/v1/rerank", json=cohere_body)
+    assert refused.status_code == 422, refused.text
 
 
 def test_cohere_client_and_refusals(

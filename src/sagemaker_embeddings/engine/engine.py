@@ -249,6 +249,8 @@ class Engine:
         self._require({"rerank", "colbert"}, "rerank")
         if not texts:
             raise EmptyInput("`texts` cannot be empty")
+        if instruction is not None and not self.spec.causal_lm_rerank:
+            raise ValidationFailed("`instruction` is only for causal-LM rerankers")
         if self.spec.task == "colbert":
             # Late interaction: the query and the texts are encoded apart (in the same
             # passes) and scored by MaxSim, which has no probability to squash into.
@@ -256,8 +258,6 @@ class Engine:
             vectors = await self._run(encoded, "tokens", truncate, direction, None)
             query_vectors, *documents = vectors.value
             return _with_value(vectors, [maxsim(query_vectors, d) for d in documents])
-        if instruction is not None and not self.spec.causal_lm_rerank:
-            raise ValidationFailed("`instruction` is only for causal-LM rerankers")
         pairs: list[TextInput] = [(query, text) for text in texts]
         result = await self._run(pairs, "pooled", truncate, direction, None, instruction)
         scores = [float(v[0] if raw_scores else _sigmoid(v[0])) for v in result.value]
@@ -357,7 +357,7 @@ class Engine:
     def _texts(self, inputs: Sequence[RawInput], prompt_name: str | None) -> list[TextInput]:
         # A ColBERT encoder adds its own specials (and its marker), so ids go in as text.
         prompted = any(not isinstance(x, str) for x in inputs) and (
-            self.tokenizer.prompt_for(prompt_name) is not None or self.spec.task == "colbert"
+            self.spec.task == "colbert" or self.tokenizer.prompt_for(prompt_name) is not None
         )
         return [
             x if isinstance(x, str) else self.tokenizer.ids_to_text(x, prompted) for x in inputs

@@ -142,8 +142,10 @@ class InputTokenizer:
         prompt_name: str | None,
     ) -> list[TokenizedInput]:
         # A ColBERT model always cuts to its query or document length, as PyLate does
-        # (it was trained at those lengths); the character limit still applies.
-        prompt = self.prompt_for(prompt_name)
+        # (it was trained at those lengths); the character limit still applies. "query"
+        # and "document" name the side even where the model defines no such prompt.
+        names_side = prompt_name in ("query", "document") and prompt_name not in self.spec.prompts
+        prompt = None if names_side else self.prompt_for(prompt_name)
         texts: list[str] = []
         for text in inputs:
             if isinstance(text, tuple):
