@@ -24,7 +24,10 @@ from tests.harness.docker import (
 
 __all__ = ["cpu_image", "docker_engine", "wheelhouse"]  # fixtures, re-exported for pytest
 
-pytestmark = [pytest.mark.container, pytest.mark.slow]
+# On a machine whose engine has no arm64 layers yet, the fixture debootstraps Debian and
+# builds the image instruction by instruction under QEMU: more than the suite's 900 s
+# (it timed out so on a fresh machine, 2026-12-07); later builds take minutes.
+pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(3600)]
 EMULATED_START_S = 900.0  # python and torch imports run instruction by instruction under QEMU
 TEXT = "Graviton serves the same embedding"
 
