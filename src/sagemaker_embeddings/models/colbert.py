@@ -21,6 +21,7 @@ against PyLate itself. Stanford's own ColBERT checkpoints (``HF_ColBERT``) are n
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ def read_layout(
     model_dir: Path, st_config: dict[str, Any], tokenizer_config: dict[str, Any]
 ) -> ColbertLayout:
     for dense_config in sorted(model_dir.glob("*_Dense/config.json")):
-        if '"use_residual": true' in dense_config.read_text(encoding="utf-8"):
+        if json.loads(dense_config.read_text(encoding="utf-8")).get("use_residual"):
             raise ModelLoadError(
                 f"{dense_config.parent.name}: residual Dense layers are not supported"
             )
